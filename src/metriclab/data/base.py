@@ -1,0 +1,58 @@
+"""The record every dataset reader returns: one split of a dataset as items and labels.
+
+A reader turns an official on-disk layout into ``dict[str, Split]`` (keys ``"train"`` and
+``"test"``; In-Shop adds ``"query"`` and ``"gallery"``). The datamodule slices validation classes
+off ``"train"``, remaps labels to ``0..C-1`` per split and wraps each split in a
+:class:`~metriclab.data.dataset.MetricDataset`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+@dataclass
+class Split:
+    """``N`` items of one split with their class labels.
+
+    Attributes:
+        items: ``N`` image file paths (``str``), or a ``uint8`` array ``[N, H, W]`` /
+            ``[N, H, W, C]`` of decoded images (in-memory datasets such as digits or CIFAR).
+        labels: ``int64 [N]`` original class ids (not yet remapped).
+        bboxes: optional ``float [N, 4]`` crop boxes ``(x, y, width, height)`` in pixels.
+    """
+
+    items: Sequence | np.ndarray
+    labels: np.ndarray
+    bboxes: np.ndarray | None = field(default=None)
+
+    def __post_init__(self) -> None:
+        self.labels = np.asarray(self.labels, dtype=np.int64)
+        if len(self.items) != len(self.labels):
+            raise ValueError(f"{len(self.items)} items but {len(self.labels)} labels")
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    @property
+    def classes(self) -> np.ndarray:
+        """Sorted unique class ids of this split."""
+        return np.unique(self.labels)
+
+    def subset(self, indices: np.ndarray) -> Split:
+        """The split restricted to ``indices`` (in that order)."""
+        indices = np.asarray(indices, dtype=np.int64)
+        if isinstance(self.items, np.ndarray):
+            items = self.items[indices]
+        else:
+            items = [self.items[i] for i in indices]
+        bboxes = None if self.bboxes is None else self.bboxes[indices]
+        return Split(items=items, labels=self.labels[indices], bboxes=bboxes)
+
+    def with_classes(self, classes: Sequence[int] | np.ndarray) -> Split:
+        """The split restricted to the items whose label is in ``classes``."""
+        keep = np.flatnonzero(np.isin(self.labels, np.asarray(classes)))
+        return self.subset(keep)
