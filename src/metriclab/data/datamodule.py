@@ -1,0 +1,230 @@
+"""The datamodule: a reader's splits -> validation slice -> datasets -> loaders.
+
+``configs/data/<name>.yaml`` builds one :class:`MetricDataModule`; ``train(cfg)`` adds the batch
+sampler factory (``cfg.sampler``) and the seed. Splits:
+
+- ``train``: the training classes minus the validation slice;
+- ``val``: by default a class-disjoint slice of the training classes (the last ``val_classes`` of
+  them in sorted order), as "A Metric Learning Reality Check" recommends; ``val_on_test=true``
+  validates on the test split instead (the older protocol of the papers); ``val_classes=0`` and
+  no ``val_on_test``: no validation (the last epoch is the best);
+- ``test``: the test split, or ``query`` -> ``gallery`` where the reader returns those (In-Shop).
+
+Labels are remapped to ``0..C-1`` per split (query and gallery together).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+
+import pytorch_lightning as pl
+import torch
+from torch.utils.data import DataLoader, DistributedSampler, Sampler
+
+from metriclab.data.base import Split
+from metriclab.data.dataset import MetricDataset, remap_labels
+from metriclab.data.images import drop_unreadable
+from metriclab.data.transforms import IMAGENET_MEAN, IMAGENET_STD, build_transform
+from metriclab.errors import ConfigError
+
+log = logging.getLogger("metriclab.data")
+
+SamplerFactory = Callable[..., Sampler]
+
+
+def split_validation(train: Split, val_classes: float) -> tuple[Split, Split | None]:
+    """``(train, val)``: the last ``val_classes`` (a count, or a fraction) sorted training classes
+    become the validation split; ``val_classes=0`` gives ``val=None``."""
+    classes = train.classes
+    count = int(val_classes) if val_classes >= 1 else round(len(classes) * float(val_classes))
+    if val_classes and count < 2:
+        count = 2  # retrieval among fewer than 2 classes measures nothing
+    if count == 0:
+        return train, None
+    if count > len(classes) - 1:
+        raise ConfigError(
+            f"data.val_classes={val_classes} leaves no training class ({len(classes)} classes "
+            "in the training split); lower it, set data.val_classes=0, or data.val_on_test=true"
+        )
+    return train.with_classes(classes[:-count]), train.with_classes(classes[-count:])
+
+
+class MetricDataModule(pl.LightningDataModule):
+    """Datasets and loaders of one dataset under the class-disjoint protocol.
+
+    Args:
+        reader: ``reader(root=...) -> dict[str, Split]`` (a Hydra ``_partial_`` of
+            ``metriclab.data.readers.read_<name>`` with its options).
+        name: the dataset's name (for messages).
+        root: the dataset folder, ``data.root``.
+        batch_size: training batch size; ``eval_batch_size`` for embedding val/test (default 2x).
+        num_workers, pin_memory, persistent_workers: DataLoader options (pinning only with CUDA).
+        image_size: the side the model sees; ``resize_size`` the test-time resize (default by
+            ``train_augment``, see :mod:`metriclab.data.transforms`); ``crop_scale`` the area range
+            of the standard random crop.
+        channels: 1 (grayscale) or 3 (RGB); ``mean`` / ``std`` per channel.
+        val_classes: validation classes sliced off the training classes (count or fraction).
+        val_on_test: validate on the test split (papers' older protocol) instead.
+        skip_unreadable: drop (and count) images that cannot be decoded instead of failing.
+        m_per_class: the dataset's default ``sampler.m`` (the sampler config reads it).
+        sampler: ``sampler(labels=, batch_size=, seed=, num_replicas=, rank=)`` -> batch sampler.
+        seed: seeds the sampler's draws.
+    """
+
+    def __init__(
+        self,
+        reader: Callable[..., dict[str, Split]],
+        name: str = "data",
+        root: str | None = None,
+        batch_size: int = 64,
+        eval_batch_size: int | None = None,
+        num_workers: int = 0,
+        pin_memory: bool = True,
+        persistent_workers: bool = True,
+        image_size: int = 224,
+        resize_size: int | None = None,
+        crop_scale: Sequence[float] = (0.16, 1.0),
+        train_augment: str = "standard",
+        channels: int = 3,
+        mean: Sequence[float] = IMAGENET_MEAN,
+        std: Sequence[float] = IMAGENET_STD,
+        val_classes: float = 0.2,
+        val_on_test: bool = False,
+        skip_unreadable: bool = False,
+        m_per_class: int = 4,
+        sampler: SamplerFactory | None = None,
+        seed: int = 0,
+    ) -> None:
+        super().__init__()
+        if channels not in (1, 3):
+            raise ConfigError(f"data.channels must be 1 or 3, got {channels}")
+        if len(mean) != channels or len(std) != channels:
+            raise ConfigError(
+                f"data.mean / data.std need {channels} value(s) for data.channels={channels}; "
+                f"got {list(mean)} / {list(std)}"
+            )
+        self.reader, self.name, self.root = reader, name, root
+        self.batch_size = int(batch_size)
+        self.eval_batch_size = int(eval_batch_size or 2 * batch_size)
+        self.num_workers = int(num_workers)
+        self.pin_memory, self.persistent_workers = bool(pin_memory), bool(persistent_workers)
+        self.channels = channels
+        transform_args = dict(
+            image_size=image_size,
+            train_augment=train_augment,
+            resize_size=resize_size,
+            crop_scale=crop_scale,
+            mean=mean,
+            std=std,
+        )
+        self.train_transform = build_transform(train=True, **transform_args)
+        self.eval_transform = build_transform(train=False, **transform_args)
+        self.val_classes, self.val_on_test = val_classes, bool(val_on_test)
+        self.skip_unreadable = bool(skip_unreadable)
+        self.m_per_class = int(m_per_class)
+        self.sampler_factory = sampler
+        self.seed = int(seed)
+        self.datasets: dict[str, MetricDataset] = {}
+
+    # ----------------------------------------------------------------- splits
+    def setup(self, stage: str | None = None) -> None:
+        """Read the dataset once and build every split's dataset."""
+        if self.datasets:
+            return
+        splits = self.reader(root=self.root)
+        if self.skip_unreadable:
+            splits = {k: drop_unreadable(s, f"{self.name}/{k}", 4) for k, s in splits.items()}
+        train, val = split_validation(splits["train"], 0 if self.val_on_test else self.val_classes)
+        evaluation = {"val": val, "test": splits.get("test")}
+        if self.val_on_test:
+            evaluation["val"] = splits["test"] if "test" in splits else splits.get("query")
+        for key, split in [("train", train), *evaluation.items()]:
+            if split is not None:
+                transform = self.train_transform if key == "train" else self.eval_transform
+                (labels,) = remap_labels(split.labels)
+                self.datasets[key] = MetricDataset(split, labels, transform, self.channels)
+        if "query" in splits and "gallery" in splits:
+            q_labels, g_labels = remap_labels(splits["query"].labels, splits["gallery"].labels)
+            for key, labels in (("query", q_labels), ("gallery", g_labels)):
+                self.datasets[key] = MetricDataset(
+                    splits[key], labels, self.eval_transform, self.channels
+                )
+        log.info("%s: %s", self.name, self.describe())
+        self.check_sampler()
+
+    def describe(self) -> str:
+        """``"train 540 images / 3 classes, val 359 / 2 (class-disjoint slice of train), ..."``."""
+        parts = [f"{k} {len(d)} images / {d.num_classes} classes" for k, d in self.datasets.items()]
+        source = "test split" if self.val_on_test else "class-disjoint slice of train"
+        if "val" in self.datasets:
+            parts.append(f"validation on the {source}")
+        else:
+            parts.append("no validation split (data.val_classes=0)")
+        return ", ".join(parts)
+
+    @property
+    def num_classes(self) -> int:
+        """Classes of the training split (what proxy and classifier losses are sized by)."""
+        return self.datasets["train"].num_classes
+
+    @property
+    def has_validation(self) -> bool:
+        return "val" in self.datasets
+
+    @property
+    def test_splits(self) -> list[str]:
+        """``["test"]``, or ``["query", "gallery"]`` for query/gallery datasets."""
+        return ["query", "gallery"] if "query" in self.datasets else ["test"]
+
+    # ---------------------------------------------------------------- loaders
+    def _world(self) -> tuple[int, int]:
+        trainer = self.trainer
+        if trainer is None:
+            return 1, 0
+        return trainer.world_size, trainer.global_rank
+
+    def train_batch_sampler(self) -> Sampler:
+        world, rank = self._world()
+        labels = self.datasets["train"].labels
+        if self.sampler_factory is None:
+            from metriclab.data.samplers import RandomBatchSampler
+
+            return RandomBatchSampler(labels, self.batch_size, seed=self.seed)
+        return self.sampler_factory(
+            labels=labels, batch_size=self.batch_size, seed=self.seed, num_replicas=world, rank=rank
+        )
+
+    def check_sampler(self) -> None:
+        """Build the training sampler once so its config errors surface before training."""
+        self.train_batch_sampler()
+
+    def _loader(self, dataset: MetricDataset, **kwargs) -> DataLoader:
+        workers = self.num_workers
+        return DataLoader(
+            dataset,
+            num_workers=workers,
+            pin_memory=self.pin_memory and torch.cuda.is_available(),
+            persistent_workers=self.persistent_workers and workers > 0,
+            **kwargs,
+        )
+
+    def train_dataloader(self) -> DataLoader:
+        return self._loader(self.datasets["train"], batch_sampler=self.train_batch_sampler())
+
+    def eval_dataloader(self, key: str) -> DataLoader:
+        """Sequential loader of split ``key``; under DDP each rank takes an interleaved share
+        (padded by repetition; the evaluator restores order by index and drops duplicates)."""
+        dataset = self.datasets[key]
+        world, rank = self._world()
+        sampler = None
+        if world > 1:
+            sampler = DistributedSampler(dataset, world, rank, shuffle=False, drop_last=False)
+        return self._loader(dataset, batch_size=self.eval_batch_size, sampler=sampler)
+
+    def val_dataloader(self) -> DataLoader | list:
+        return self.eval_dataloader("val") if self.has_validation else []
+
+    def test_dataloader(self) -> DataLoader | list[DataLoader]:
+        loaders = [self.eval_dataloader(k) for k in self.test_splits]
+        return loaders[0] if len(loaders) == 1 else loaders

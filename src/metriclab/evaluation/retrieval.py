@@ -1,0 +1,105 @@
+"""``retrieval_metrics``: Recall@k, Precision@1, R-Precision and MAP@R of an embedding set."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+
+from metriclab.evaluation.inputs import as_embeddings, as_ks, as_labels, l2_normalize
+from metriclab.evaluation.knn import nearest_neighbors
+from metriclab.evaluation.metrics import (
+    average_precision_at_r,
+    neighbour_hits,
+    r_precision,
+    recall_at_k,
+    relevant_counts,
+)
+
+
+def retrieval_metrics(
+    query: Any,
+    query_labels: Any,
+    gallery: Any = None,
+    gallery_labels: Any = None,
+    ks: Iterable[int] = (1, 2, 4, 8),
+    *,
+    backend: str = "auto",
+    chunk_size: int | None = None,
+) -> dict[str, float]:
+    """Retrieval metrics of query embeddings against a gallery, ranked by cosine similarity.
+
+    Args:
+        query: ``[Nq, D]`` float numpy array or torch tensor (any float dtype, any device).
+        query_labels: ``[Nq]`` integer labels.
+        gallery: ``[Ng, D]`` embeddings, or ``None``: the query set is the gallery and each query
+            is excluded from its own neighbours by its position.
+        gallery_labels: ``[Ng]`` integer labels; given exactly when ``gallery`` is.
+        ks: the ``k`` of each ``recall@k``, positive integers.
+        backend: ``"faiss"`` (exact search on CPU), ``"torch"`` (chunked matmul + topk on the
+            tensors' device) or ``"auto"``: torch for CUDA tensors, else faiss.
+        chunk_size: query rows per chunk (default: sized to about 4M neighbours per chunk).
+
+    Returns:
+        ``{"recall@k" for k in ks, "precision@1", "r_precision", "map@r"}``, floats in [0, 1].
+        Embeddings are L2-normalised; neighbours are ordered by similarity, ties to the lower
+        gallery index. With ``R_i`` the same-label gallery items of query ``i`` (self excluded)
+        and ``hit_ij`` whether its ``j``-th neighbour shares its label, averaged over queries:
+        ``recall@k = [any_{j<=k} hit_ij]``, ``precision@1 = hit_i1`` (= recall@1),
+        ``r_precision = (1/R_i) sum_{j<=R_i} hit_ij``,
+        ``map@r = (1/R_i) sum_{j<=R_i} hit_ij * (1/j) sum_{l<=j} hit_il``.
+        Queries with ``R_i = 0`` (their class has no other gallery item) are left out of every
+        metric, as pytorch-metric-learning's AccuracyCalculator does.
+
+    Raises:
+        ValueError: bad shapes, dtypes, NaN/Inf, empty input, bad ``ks``, or no query with a
+            same-label gallery item.
+    """
+    ks = as_ks(ks)
+    q = as_embeddings(query, "query")
+    q_labels = as_labels(query_labels, q.shape[0], "query_labels")
+    self_mode = gallery is None
+    if self_mode:
+        if gallery_labels is not None:
+            raise ValueError("gallery_labels was given without gallery; pass both or neither")
+        g, g_labels = q, q_labels
+    else:
+        if gallery_labels is None:
+            raise ValueError("gallery was given without gallery_labels; pass both or neither")
+        g = as_embeddings(gallery, "gallery")
+        g_labels = as_labels(gallery_labels, g.shape[0], "gallery_labels")
+        if g.shape[1] != q.shape[1]:
+            raise ValueError(
+                f"gallery has dimension {g.shape[1]} but query has {q.shape[1]}; "
+                "embed both with the same model"
+            )
+    if backend == "auto":
+        backend = "torch" if q.is_cuda else "faiss"
+
+    r = relevant_counts(q_labels, g_labels, exclude_self=self_mode)
+    rows = np.flatnonzero(r > 0)
+    if rows.size == 0:
+        raise ValueError(
+            f"no query has a same-label item in the gallery ({len(r)} queries, "
+            f"{len(np.unique(q_labels))} classes); each class needs at least 2 samples "
+            "(or one in the gallery)"
+        )
+    k = max(max(ks), int(r[rows].max()))
+
+    g = l2_normalize(g.to(q.device))
+    q = g if self_mode else l2_normalize(q)
+    sums = np.zeros(len(ks) + 3, dtype=np.float64)  # recall@ks, precision@1, r_prec, map@r
+    for start, idx in nearest_neighbors(
+        q, g, k, query_rows=rows, exclude_self=self_mode, backend=backend, chunk_size=chunk_size
+    ):
+        chunk_rows = rows[start : start + len(idx)]
+        hits = neighbour_hits(g_labels[idx], q_labels[chunk_rows])
+        r_chunk = r[chunk_rows]
+        sums += [recall_at_k(hits, kk).sum() for kk in ks] + [
+            hits[:, 0].sum(),
+            r_precision(hits, r_chunk).sum(),
+            average_precision_at_r(hits, r_chunk).sum(),
+        ]
+    names = [f"recall@{kk}" for kk in ks] + ["precision@1", "r_precision", "map@r"]
+    return dict(zip(names, (sums / rows.size).tolist(), strict=True))

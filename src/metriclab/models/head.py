@@ -1,0 +1,63 @@
+"""The embedding head: global pooling, optional BatchNorm, a linear layer, L2 normalisation."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from metriclab.models.pooling import GlobalPooling
+
+
+class EmbeddingHead(nn.Module):
+    """Turn a backbone's features into an embedding: pool -> [BatchNorm1d] -> Linear -> [L2].
+
+    The usual deep-metric-learning head (e.g. Musgrave et al. 2020; Zhai & Wu 2019 add the
+    BatchNorm before the linear layer). ``in_features`` is the backbone's ``num_features``; the
+    training pipeline fills it in (the config is ``_partial_``), nobody types it.
+
+    Args:
+        in_features: channels ``C`` of the backbone output.
+        embedding_size: size ``E`` of the embedding.
+        pooling: ``"avg"``, ``"max"``, ``"gem"`` (generalized mean, exponent ``gem_p``) or
+            ``"avgmax"`` (avg + max); ignored for a 2-D backbone output.
+        batch_norm: apply ``BatchNorm1d(C)`` to the pooled features before the linear layer.
+        normalize: L2-normalise the embeddings (rows of unit norm).
+        gem_p: the exponent ``p`` of GeM pooling (3 in Radenovic et al. 2018).
+
+    Shapes:
+        input ``[B, C, h, w]`` (pooled) or ``[B, C]`` (used as is) -> output ``[B, E]``.
+    """
+
+    def __init__(
+        self,
+        in_features: int,
+        embedding_size: int = 128,
+        pooling: str = "avg",
+        batch_norm: bool = False,
+        normalize: bool = True,
+        gem_p: float = 3.0,
+    ) -> None:
+        super().__init__()
+        if in_features < 1 or embedding_size < 1:
+            raise ValueError(
+                f"EmbeddingHead needs in_features >= 1 and embedding_size >= 1, got "
+                f"in_features={in_features}, embedding_size={embedding_size}"
+            )
+        self.pool = GlobalPooling(pooling, gem_p=gem_p)
+        self.bn = nn.BatchNorm1d(in_features) if batch_norm else nn.Identity()
+        self.fc = nn.Linear(in_features, embedding_size)
+        self.in_features = in_features
+        self.embedding_size: int = embedding_size
+        self.normalize = normalize
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        """Map backbone features ``[B, C, h, w]`` or ``[B, C]`` to embeddings ``[B, E]``."""
+        pooled = self.pool(features)
+        if pooled.shape[-1] != self.in_features:
+            raise ValueError(
+                f"EmbeddingHead was built for {self.in_features} input channels but got "
+                f"{pooled.shape[-1]}; build it with in_features=backbone.num_features"
+            )
+        embeddings = self.fc(self.bn(pooled))
+        return F.normalize(embeddings, p=2, dim=1) if self.normalize else embeddings

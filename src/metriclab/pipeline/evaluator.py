@@ -1,0 +1,144 @@
+"""The evaluator callback: embeddings of the val/test split -> retrieval (and NMI) metrics.
+
+It collects what ``validation_step`` / ``test_step`` return, gathers every rank's share, puts the
+embeddings back in dataset order by index (dropping the padding a distributed sampler adds),
+computes the metrics once on rank 0, shares them with every rank (so checkpointing and early
+stopping agree) and logs them as ``<stage>/<metric>``. For query/gallery datasets (In-Shop) the
+test loaders are ``[query, gallery]`` and the metrics rank the gallery for each query.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import numpy as np
+import pytorch_lightning as pl
+import torch
+
+from metriclab.evaluation import clustering_metrics, retrieval_metrics
+
+log = logging.getLogger("metriclab")
+
+
+def restore_order(
+    embeddings: torch.Tensor, labels: torch.Tensor, indices: torch.Tensor
+) -> tuple[np.ndarray, np.ndarray]:
+    """``[N', D], [N'], [N']`` in any order, with repeats -> ``[N, D], [N]`` by dataset index."""
+    idx = indices.cpu().numpy()
+    _, first = np.unique(idx, return_index=True)  # sorted by index, one row per index
+    return embeddings.cpu().numpy()[first], labels.cpu().numpy()[first]
+
+
+class RetrievalEvaluator(pl.Callback):
+    """Logs ``val/…`` after every validation and ``test/…`` after testing.
+
+    Args:
+        ks: the ``k`` of ``recall@k``.
+        nmi_on_val: also compute NMI (k-means, slower on large sets) at every validation.
+        nmi_on_test: compute NMI on the test split.
+        seed: the k-means seed.
+    """
+
+    def __init__(
+        self,
+        ks: tuple[int, ...] = (1, 2, 4, 8),
+        nmi_on_val: bool = False,
+        nmi_on_test: bool = True,
+        seed: int = 0,
+    ) -> None:
+        self.ks = tuple(int(k) for k in ks)
+        self.nmi = {"val": bool(nmi_on_val), "test": bool(nmi_on_test)}
+        self.seed = int(seed)
+        self.outputs: dict[int, list[dict[str, torch.Tensor]]] = {}
+        self.history: list[tuple[int, dict[str, float]]] = []  # (epoch, val metrics)
+        self.results: dict[str, dict[str, float]] = {}
+
+    # ------------------------------------------------------------ collection
+    def _reset(self) -> None:
+        self.outputs = {}
+
+    def _collect(self, outputs: Any, dataloader_idx: int) -> None:
+        self.outputs.setdefault(dataloader_idx, []).append(
+            {k: v.detach() for k, v in outputs.items()}
+        )
+
+    def on_validation_epoch_start(self, trainer, pl_module) -> None:
+        self._reset()
+
+    def on_test_epoch_start(self, trainer, pl_module) -> None:
+        self._reset()
+
+    def on_validation_batch_end(
+        self, trainer, pl_module, outputs, batch, batch_idx, dataloader_idx=0
+    ) -> None:
+        self._collect(outputs, dataloader_idx)
+
+    def on_test_batch_end(
+        self, trainer, pl_module, outputs, batch, batch_idx, dataloader_idx=0
+    ) -> None:
+        self._collect(outputs, dataloader_idx)
+
+    # ----------------------------------------------------------- computation
+    def _gathered(self, pl_module: pl.LightningModule, loader: int) -> tuple[np.ndarray, ...]:
+        parts = self.outputs.get(loader, [])
+        emb = torch.cat([p["embeddings"] for p in parts])
+        labels = torch.cat([p["labels"] for p in parts])
+        indices = torch.cat([p["indices"] for p in parts])
+        if pl_module.trainer.world_size > 1:
+            emb, labels, indices = (
+                pl_module.all_gather(t).flatten(0, 1) for t in (emb, labels, indices)
+            )
+        return restore_order(emb, labels, indices)
+
+    def compute(self, stage: str, pl_module: pl.LightningModule) -> dict[str, float]:
+        """The stage's metrics from the collected outputs (all ranks take part)."""
+        loaders = sorted(self.outputs)
+        if loaders == [0]:
+            emb, labels = self._gathered(pl_module, 0)
+            gallery = gallery_labels = None
+        else:  # query / gallery
+            (emb, labels), (gallery, gallery_labels) = (
+                self._gathered(pl_module, i) for i in loaders[:2]
+            )
+        metrics: dict[str, float] = {}
+        if pl_module.trainer.is_global_zero:
+            metrics = retrieval_metrics(emb, labels, gallery, gallery_labels, ks=self.ks)
+            if self.nmi[stage]:
+                metrics["nmi"] = clustering_metrics(emb, labels, seed=self.seed)["nmi"]
+        metrics = pl_module.trainer.strategy.broadcast(metrics, src=0)
+        return {f"{stage}/{k}": float(v) for k, v in metrics.items()}
+
+    def _finish(self, stage: str, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if trainer.sanity_checking or not self.outputs:
+            self._reset()
+            return
+        metrics = self.compute(stage, pl_module)
+        self._reset()
+        pl_module.log_dict(metrics, sync_dist=False)
+        self.results[stage] = metrics
+        if stage == "val":
+            pl_module.log("val_r1", metrics["val/recall@1"], prog_bar=True, logger=False)
+            self.history.append((trainer.current_epoch, metrics))
+
+    def on_validation_epoch_end(self, trainer, pl_module) -> None:
+        self._finish("val", trainer, pl_module)
+
+    def on_test_epoch_end(self, trainer, pl_module) -> None:
+        self._finish("test", trainer, pl_module)
+
+    def best_epoch(self, monitor: str, mode: str = "max") -> int | None:
+        """The last epoch with the best value of ``monitor`` (what
+        :class:`~metriclab.pipeline.checkpoint.BestCheckpoint` keeps)."""
+        scored = [(epoch, m[monitor]) for epoch, m in self.history if monitor in m]
+        if not scored:
+            return None
+        pick = max if mode == "max" else min
+        best = pick(v for _, v in scored)
+        return [epoch for epoch, v in scored if v == best][-1]
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"history": self.history}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        self.history = list(state_dict.get("history", []))

@@ -1,0 +1,183 @@
+"""``train(cfg)``: config -> datamodule -> model -> loss/miner -> Lightning fit + test -> metrics.
+
+The plain function behind ``python train.py`` (tests call it directly). It builds every part
+with ``hydra.utils.instantiate`` from its config group, trains with validation each epoch,
+tests the best checkpoint and writes ``metrics.json`` into ``cfg.paths.output_dir``.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+import pytorch_lightning as pl
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf
+from pytorch_lightning.callbacks import LearningRateMonitor, ModelCheckpoint
+
+from metriclab.data import MetricDataModule
+from metriclab.errors import ConfigError
+from metriclab.losses.base import complete_loss
+from metriclab.models import EmbeddingModel
+from metriclab.pipeline.evaluator import RetrievalEvaluator
+from metriclab.pipeline.module import MetricLearningModule
+from metriclab.pipeline.report import metrics_table, write_json_atomic
+
+log = logging.getLogger("metriclab")
+
+METRIC_KEYS = (
+    "recall@1",
+    "recall@2",
+    "recall@4",
+    "recall@8",
+    "precision@1",
+    "r_precision",
+    "map@r",
+    "nmi",
+)
+
+
+def is_enabled(node: Any) -> bool:
+    """A component config that builds something (``miner=none`` / ``scheduler=none`` do not)."""
+    return isinstance(node, DictConfig) and "_target_" in node
+
+
+def build_datamodule(cfg: DictConfig) -> MetricDataModule:
+    """The datamodule of ``cfg.data`` with the ``cfg.sampler`` factory, read and checked."""
+    sampler = instantiate(cfg.sampler) if is_enabled(cfg.get("sampler")) else None
+    datamodule = instantiate(cfg.data, sampler=sampler, seed=cfg.seed)
+    datamodule.setup("fit")
+    return datamodule
+
+
+def build_model(cfg: DictConfig) -> EmbeddingModel:
+    """Backbone (reports ``num_features``) + embedding head sized from it."""
+    backbone = instantiate(cfg.backbone)
+    head = instantiate(cfg.head)
+    return EmbeddingModel(backbone, head(in_features=backbone.num_features))
+
+
+def build_loss(cfg: DictConfig, num_classes: int, embedding_size: int):
+    """The loss of ``cfg.loss``; proxy/classifier losses get ``num_classes``/``embedding_size``."""
+    factory = instantiate(cfg.loss, _partial_=True)
+    return complete_loss(factory, num_classes=num_classes, embedding_size=embedding_size)
+
+
+def build_miner(cfg: DictConfig, loss) -> Any:
+    """The miner of ``cfg.miner`` (``None`` for ``miner=none``); refused by proxy losses."""
+    if not is_enabled(cfg.get("miner")):
+        return None
+    if not getattr(loss, "accepts_miner", True):
+        chosen = OmegaConf.select(cfg, "hydra.runtime.choices.miner", default=None) or "a miner"
+        raise ConfigError(
+            f"loss {type(loss).__name__} compares embeddings with class proxies and takes no "
+            f"miner, but miner={chosen} was given; use miner=none with this loss"
+        )
+    return instantiate(cfg.miner)
+
+
+def build_module(cfg: DictConfig, model: EmbeddingModel, loss, miner) -> MetricLearningModule:
+    optimizer_cfg = OmegaConf.to_container(cfg.optimizer, resolve=True)
+    backbone_mult = optimizer_cfg.pop("backbone_lr_multiplier", 1.0)
+    scheduler = instantiate(cfg.scheduler) if is_enabled(cfg.get("scheduler")) else None
+    distributed = cfg.get("distributed") or {}
+    return MetricLearningModule(
+        model=model,
+        loss=loss,
+        miner=miner,
+        optimizer=instantiate(optimizer_cfg),
+        scheduler=scheduler,
+        backbone_lr_multiplier=backbone_mult,
+        gather_embeddings=distributed.get("gather_embeddings", True),
+        mine_locally=distributed.get("mine_locally", False),
+    )
+
+
+def build_callbacks(
+    cfg: DictConfig, has_validation: bool, has_logger: bool = True
+) -> list[pl.Callback]:
+    """The callbacks of ``cfg.callbacks`` (always with an evaluator; the learning-rate monitor
+    only when something logs)."""
+    callbacks = [instantiate(c) for c in (cfg.get("callbacks") or {}).values() if is_enabled(c)]
+    if not has_logger:
+        callbacks = [c for c in callbacks if not isinstance(c, LearningRateMonitor)]
+    if not any(isinstance(c, RetrievalEvaluator) for c in callbacks):
+        callbacks.append(RetrievalEvaluator(seed=cfg.seed))
+    for callback in callbacks:
+        if isinstance(callback, ModelCheckpoint) and not has_validation:
+            callback.monitor = None  # no validation: the last epoch is the best
+    return callbacks
+
+
+def build_loggers(cfg: DictConfig) -> list:
+    return [instantiate(c) for c in (cfg.get("logger") or {}).values() if is_enabled(c)]
+
+
+def resolve_ckpt_path(ckpt_path: str | None, output_dir: Path) -> str | None:
+    """``None``, ``"last"`` (this run directory's ``checkpoints/last.ckpt``) or a file path."""
+    if not ckpt_path:
+        return None
+    path = output_dir / "checkpoints" / "last.ckpt" if ckpt_path == "last" else Path(ckpt_path)
+    if not path.is_file():
+        raise ConfigError(
+            f"ckpt_path={ckpt_path}: no checkpoint at {path}; to resume, pass the run's "
+            "directory as hydra.run.dir=RUN_DIR with ckpt_path=last, or a .ckpt file path"
+        )
+    return str(path)
+
+
+def train(cfg: DictConfig) -> tuple[dict[str, float], dict[str, Any]]:
+    """Train, validate every epoch, test the best checkpoint; return ``(metrics, objects)``.
+
+    ``metrics``: the ``metrics.json`` content (``test/<metric>``, ``best_epoch`` (0-based),
+    ``train_time_s``) plus the best ``val/…`` values; ``objects``: the built parts.
+    """
+    output_dir = Path(cfg.paths.output_dir)
+    pl.seed_everything(cfg.seed, workers=True, verbose=False)
+    datamodule = build_datamodule(cfg)
+    model = build_model(cfg)
+    loss = build_loss(cfg, datamodule.num_classes, model.embedding_size)
+    miner = build_miner(cfg, loss)
+    module = build_module(cfg, model, loss, miner)
+    loggers = build_loggers(cfg)
+    callbacks = build_callbacks(cfg, datamodule.has_validation, has_logger=bool(loggers))
+    evaluator = next(c for c in callbacks if isinstance(c, RetrievalEvaluator))
+    trainer: pl.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
+    ckpt_path = resolve_ckpt_path(cfg.get("ckpt_path"), output_dir)
+    if trainer.is_global_zero:
+        log.info("data: %s", datamodule.describe())
+
+    start = time.perf_counter()
+    if cfg.get("train", True):
+        trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path)
+    train_time = time.perf_counter() - start
+
+    checkpoint = next((c for c in callbacks if isinstance(c, ModelCheckpoint)), None)
+    best_path = checkpoint.best_model_path if checkpoint is not None else ""
+    metrics: dict[str, float] = {}
+    if cfg.get("test", True):
+        test_ckpt = best_path or (None if cfg.get("train", True) else ckpt_path)
+        trainer.test(module, datamodule=datamodule, ckpt_path=test_ckpt, verbose=False)
+        metrics.update(evaluator.results.get("test", {}))
+    monitor = cfg.get("optimized_metric", "val/recall@1")
+    best_epoch = evaluator.best_epoch(monitor)
+    metrics["best_epoch"] = (
+        best_epoch if best_epoch is not None else max(0, trainer.current_epoch - 1)
+    )
+    metrics["train_time_s"] = round(train_time, 3)
+    best_val = next((m for e, m in evaluator.history if e == best_epoch), {})
+    objects = {
+        "cfg": cfg,
+        "datamodule": datamodule,
+        "module": module,
+        "trainer": trainer,
+        "evaluator": evaluator,
+        "best_ckpt": best_path,
+    }
+    if trainer.is_global_zero and cfg.get("test", True) and not trainer.fast_dev_run:
+        write_json_atomic(output_dir / "metrics.json", metrics)
+    if trainer.is_global_zero:
+        print(metrics_table({**best_val, **metrics}, title=f"run {output_dir}"))
+    return {**best_val, **metrics}, objects

@@ -1,0 +1,72 @@
+"""Image decoding: modes, bounding-box crops, one-line errors naming the file, opt-in skipping."""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import pytest
+
+from metriclab.data.base import Split
+from metriclab.data.images import UnreadableImageError, drop_unreadable, find_unreadable, load_image
+from metriclab.errors import ConfigError
+
+try:  # tests/ as a package, or (pytest's default) this folder on sys.path
+    from tests.data import fixtures
+except ImportError:
+    import fixtures
+
+
+@pytest.fixture
+def images(tmp_path):
+    """Two good images, a truncated JPEG, a text file named .png and a missing path."""
+    good = [fixtures.write_image(tmp_path / f"good{i}.jpg", size=(40, 30)) for i in range(2)]
+    whole = (tmp_path / "good0.jpg").read_bytes()
+    (tmp_path / "truncated.jpg").write_bytes(whole[: len(whole) // 2])
+    (tmp_path / "text.png").write_text("not an image")
+    bad = [str(tmp_path / n) for n in ("truncated.jpg", "text.png", "missing.jpg")]
+    return good, bad
+
+
+def test_modes_and_bbox_crop(tmp_path):
+    path = fixtures.write_image(tmp_path / "a.png", size=(40, 30), value=200)
+    rgb = load_image(path)
+    assert rgb.mode == "RGB" and rgb.size == (40, 30)
+    assert rgb.getpixel((0, 0)) == (200, 100, 55)
+    gray = load_image(path, mode="L")
+    assert gray.mode == "L"
+    assert load_image(path, bbox=(2.4, 3.0, 10.0, 20.0)).size == (10, 20)
+    # a box reaching past the border is clipped to the image
+    assert load_image(path, bbox=np.array([30.0, 25.0, 50.0, 50.0])).size == (10, 5)
+
+
+def test_binary_png_becomes_gray(tmp_path):
+    path = fixtures.write_image(tmp_path / "b.png", size=(105, 105), value=1, mode="1")
+    image = load_image(path, mode="L")
+    assert image.mode == "L" and np.asarray(image).max() == 255
+
+
+def test_unreadable_image_names_the_file_in_one_line(images):
+    _, bad = images
+    for path in bad:
+        with pytest.raises(UnreadableImageError) as info:
+            load_image(path)
+        message = str(info.value)
+        assert isinstance(info.value, ConfigError)
+        assert "\n" not in message and path in message and "skip_unreadable" in message
+
+
+def test_find_and_drop_unreadable(images, caplog):
+    good, bad = images
+    paths = [good[0], bad[0], good[1], bad[1], bad[2]]
+    found = find_unreadable(paths, num_workers=2)
+    assert [i for i, _ in found] == [1, 3, 4]
+    assert bad[0] in found[0][1]
+    split = Split(items=paths, labels=np.arange(5))
+    with caplog.at_level(logging.WARNING, logger="metriclab.data"):
+        kept = drop_unreadable(split, name="cub")
+    assert kept.items == [good[0], good[1]] and kept.labels.tolist() == [0, 2]
+    assert any("cub: skipped 3 unreadable image(s) of 5" in m for m in caplog.messages)
+    arrays = Split(items=np.zeros((2, 4, 4, 3), dtype=np.uint8), labels=[0, 1])
+    assert drop_unreadable(arrays) is arrays
+    assert drop_unreadable(Split(items=good, labels=[0, 1])).items == good

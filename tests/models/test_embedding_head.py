@@ -1,0 +1,67 @@
+"""EmbeddingHead and its pooling: shapes, unit norm, GeM against average pooling, errors."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from metriclab.models import EmbeddingHead, GeneralizedMeanPooling, GlobalPooling
+from metriclab.models.pooling import POOLINGS
+
+B, C, E = 4, 16, 8
+
+
+@pytest.mark.parametrize("batch_norm", [False, True])
+@pytest.mark.parametrize("pooling", POOLINGS)
+@pytest.mark.parametrize("shape", [(B, C, 3, 5), (B, C)])
+def test_unit_norm_embeddings(pooling: str, batch_norm: bool, shape: tuple) -> None:
+    head = EmbeddingHead(C, embedding_size=E, pooling=pooling, batch_norm=batch_norm)
+    assert head.embedding_size == E
+    features = torch.randn(*shape).relu().requires_grad_(True)
+    out = head(features)
+    assert out.shape == (B, E)
+    torch.testing.assert_close(out.norm(dim=1), torch.ones(B))
+    out[:, 0].sum().backward()
+    assert features.grad is not None and torch.isfinite(features.grad).all()
+
+
+def test_without_normalisation_the_norm_is_free() -> None:
+    head = EmbeddingHead(C, embedding_size=E, normalize=False)
+    out = head(torch.randn(B, C, 2, 2))
+    assert not torch.allclose(out.norm(dim=1), torch.ones(B))
+
+
+def test_gem_with_p_one_is_average_pooling() -> None:
+    x = torch.rand(B, C, 4, 6) + 0.1
+    torch.testing.assert_close(GeneralizedMeanPooling(p=1.0)(x), x.mean(dim=(2, 3)))
+    gem, avg = EmbeddingHead(C, E, pooling="gem", gem_p=1.0), EmbeddingHead(C, E, pooling="avg")
+    avg.load_state_dict(gem.state_dict())
+    torch.testing.assert_close(gem(x), avg(x))
+
+
+def test_gem_lies_between_average_and_max() -> None:
+    x = torch.rand(B, C, 4, 4) + 0.1
+    gem = GeneralizedMeanPooling(p=3.0)(x)
+    assert (gem >= x.mean(dim=(2, 3)) - 1e-6).all()
+    assert (gem <= x.amax(dim=(2, 3)) + 1e-6).all()
+
+
+def test_avgmax_is_the_sum_of_avg_and_max() -> None:
+    x = torch.randn(B, C, 3, 3)
+    expected = x.mean(dim=(2, 3)) + x.amax(dim=(2, 3))
+    torch.testing.assert_close(GlobalPooling("avgmax")(x), expected)
+
+
+def test_unknown_pooling_names_the_choices() -> None:
+    with pytest.raises(ValueError, match="avg, max, gem, avgmax"):
+        EmbeddingHead(C, pooling="mean")
+
+
+def test_wrong_channel_count_is_reported() -> None:
+    with pytest.raises(ValueError, match="in_features=backbone.num_features"):
+        EmbeddingHead(C, E)(torch.randn(B, C + 1, 2, 2))
+
+
+def test_three_dimensional_input_is_rejected() -> None:
+    with pytest.raises(ValueError, match="expects"):
+        GlobalPooling("avg")(torch.randn(B, 5, C))

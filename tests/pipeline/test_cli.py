@@ -1,0 +1,72 @@
+"""``python train.py`` in a subprocess: a run, an override, a sweep, and a user mistake."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+FAST = [
+    "trainer.max_epochs=1",
+    "trainer.limit_train_batches=3",
+    "trainer.accelerator=cpu",
+    "backbone.width=16",
+]
+
+
+def run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    env = {**os.environ, "HYDRA_FULL_ERROR": "0", "PYTHONWARNINGS": "ignore"}
+    return subprocess.run(
+        [sys.executable, str(ROOT / "train.py"), *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+
+
+@pytest.mark.slow
+def test_run_writes_what_the_spec_lists(tmp_path):
+    run_dir = tmp_path / "run"
+    result = run_cli(
+        *FAST, "loss=circle", "miner=multisim", f"hydra.run.dir={run_dir}", cwd=tmp_path
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert (run_dir / ".hydra" / "config.yaml").is_file()
+    assert (run_dir / "checkpoints" / "best.ckpt").is_file()
+    assert (run_dir / "checkpoints" / "last.ckpt").is_file()
+    assert list((run_dir / "tensorboard").glob("events.out.tfevents.*"))
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert 0.0 <= metrics["test/recall@1"] <= 1.0
+    assert "test/recall@1" in result.stdout and "| value |" in result.stdout.replace("  ", " ")
+    saved = (run_dir / ".hydra" / "config.yaml").read_text()
+    assert "CircleLoss" in saved and "MultiSimilarityMiner" in saved
+
+
+@pytest.mark.slow
+def test_sweep_writes_one_directory_per_job(tmp_path):
+    result = run_cli(
+        "-m", "loss=contrastive,triplet", *FAST, f"paths.log_dir={tmp_path}", cwd=tmp_path
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    jobs = sorted((tmp_path / "multirun").glob("*/*/[0-9]*"))
+    assert [j.name for j in jobs] == ["0", "1"]
+    for job, loss in zip(jobs, ["ContrastiveLoss", "TripletMarginLoss"], strict=True):
+        assert loss in (job / ".hydra" / "config.yaml").read_text()
+        assert "test/map@r" in json.loads((job / "metrics.json").read_text())
+
+
+def test_user_mistake_is_one_line_and_writes_no_metrics(tmp_path):
+    run_dir = tmp_path / "run"
+    result = run_cli("data.batch_size=50", f"hydra.run.dir={run_dir}", cwd=tmp_path)
+    assert result.returncode == 2
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and "data.batch_size=50" in errors[0] and "sampler.m=16" in errors[0]
+    assert "Traceback" not in result.stderr
+    assert not (run_dir / "metrics.json").exists()
