@@ -1,9 +1,14 @@
 """Train an embedding model: ``python train.py [group=option ...] [key=value ...]``."""
 
+import sys
+from pathlib import Path
+
 import hydra
 from omegaconf import DictConfig
 
-from metriclab.pipeline.cli import run
+from metriclab.pipeline.cli import check_command_line, run
+
+CONFIGS = Path(__file__).resolve().parent / "configs"
 
 
 @hydra.main(version_base="1.3", config_path="configs", config_name="train")
@@ -12,4 +17,5 @@ def main(cfg: DictConfig) -> float | None:
 
 
 if __name__ == "__main__":
+    check_command_line(sys.argv[1:], CONFIGS)  # one line for an unknown group=option
     main()

@@ -1,11 +1,16 @@
 """Download, verify and extract an official dataset, then print the ``data.root`` to use.
 
-    python scripts/prepare_data.py NAME --root DIR [--archive PATH ...] [--no-verify]
+    python scripts/prepare_data.py NAME --root DIR [--archive PATH ...] [--no-verify] [--no-local]
 
 NAME is one of: cub, cars, cifar10, cifar100, sop, inshop, omniglot. Archives are downloaded into
 DIR (an archive already there, or handed over with ``--archive``, is used instead), checked against
 the published checksums and extracted under DIR. Without internet, or for datasets without a direct
 link (SOP, In-Shop), it prints one line saying which file to fetch from where and where to put it.
+
+Omniglot also comes as one local archive, ``omniglot.tar.gz`` (the flat one-folder-per-character
+repack kept in ``../shared/data``): handed over with ``--archive`` or found in DIR or in
+``../shared/data`` (beside the repository or the current folder), it is extracted instead of
+downloading the two official zips; ``--no-local`` skips that search.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from pathlib import Path
 
 from metriclab.data.download import Archive, Source, prepare_dataset
 from metriclab.data.readers import (
@@ -26,6 +32,9 @@ from metriclab.data.readers import (
 )
 from metriclab.errors import ConfigError
 
+REPO = Path(__file__).resolve().parents[1]
+#: Where a local copy of a bundle archive is looked for (the shared data folder of this project).
+SHARED = (REPO.parent / "shared" / "data", Path("..") / "shared" / "data")
 OMNIGLOT = "https://raw.githubusercontent.com/brendenlake/omniglot/master/python"
 CARS = "http://imagenet.stanford.edu/internal/car196"
 
@@ -120,6 +129,13 @@ SOURCES = {
             ),
         ),
         reader=read_omniglot,
+        # ../shared/data/omniglot.tar.gz: omniglot/images_{background,evaluation}/<id>/CCCC_DD.png
+        bundle=Archive(
+            "omniglot.tar.gz",
+            md5="cea34602fae85a74ec3efd073bfdd6c4",
+            sha256="7053be2b19965209bca0262882cee507bf51778f37e335ca621feac9bb57a147",
+        ),
+        bundle_root="omniglot",
     ),
 }
 
@@ -137,11 +153,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--no-verify", action="store_true", help="skip the checksum check (re-packed mirrors)"
     )
+    parser.add_argument(
+        "--no-local",
+        action="store_true",
+        help="do not look for a local bundle archive in ../shared/data; fetch the official files",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     source = SOURCES[args.name]
     try:
-        data_root = prepare_dataset(source, args.root, args.archive, verify=not args.no_verify)
+        search = [] if args.no_local or not source.bundle else SHARED
+        data_root = prepare_dataset(
+            source,
+            args.root,
+            args.archive,
+            verify=not args.no_verify,
+            search=[folder / source.bundle.filename for folder in search],
+        )
         source.reader(str(data_root))  # checks the layout and logs images / classes per split
     except ConfigError as exc:
         print(exc, file=sys.stderr)

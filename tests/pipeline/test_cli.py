@@ -70,3 +70,21 @@ def test_user_mistake_is_one_line_and_writes_no_metrics(tmp_path):
     assert len(errors) == 1 and "data.batch_size=50" in errors[0] and "sampler.m=16" in errors[0]
     assert "Traceback" not in result.stderr
     assert not (run_dir / "metrics.json").exists()
+
+
+@pytest.mark.slow
+def test_ddp_on_two_cpu_processes_runs_end_to_end(tmp_path):
+    run_dir = tmp_path / "run"
+    result = run_cli(
+        "trainer=ddp",
+        "trainer.accelerator=cpu",
+        "trainer.devices=2",
+        *FAST,
+        f"hydra.run.dir={run_dir}",
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert 0.5 <= metrics["test/recall@1"] <= 1.0
+    assert (run_dir / "checkpoints" / "last.ckpt").is_file()
+    assert result.stdout.count("test/recall@1") == 1  # rank 0 alone prints the table

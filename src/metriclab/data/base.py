@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from metriclab.errors import ConfigError
+
 
 @dataclass
 class Split:
@@ -56,3 +58,20 @@ class Split:
         """The split restricted to the items whose label is in ``classes``."""
         keep = np.flatnonzero(np.isin(self.labels, np.asarray(classes)))
         return self.subset(keep)
+
+
+def split_validation(train: Split, val_classes: float) -> tuple[Split, Split | None]:
+    """``(train, val)``: the last ``val_classes`` (a count, or a fraction) sorted training classes
+    become the validation split; ``val_classes=0`` gives ``val=None``."""
+    classes = train.classes
+    count = int(val_classes) if val_classes >= 1 else round(len(classes) * float(val_classes))
+    if val_classes and count < 2:
+        count = 2  # retrieval among fewer than 2 classes measures nothing
+    if count == 0:
+        return train, None
+    if count > len(classes) - 1:
+        raise ConfigError(
+            f"data.val_classes={val_classes} leaves no training class ({len(classes)} classes "
+            "in the training split); lower it, set data.val_classes=0, or data.val_on_test=true"
+        )
+    return train.with_classes(classes[:-count]), train.with_classes(classes[-count:])

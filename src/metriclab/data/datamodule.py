@@ -22,32 +22,16 @@ import pytorch_lightning as pl
 import torch
 from torch.utils.data import DataLoader, DistributedSampler, Sampler
 
-from metriclab.data.base import Split
+from metriclab.data.base import Split, split_validation
+from metriclab.data.cache import cache_split
 from metriclab.data.dataset import MetricDataset, remap_labels
 from metriclab.data.images import drop_unreadable
-from metriclab.data.transforms import IMAGENET_MEAN, IMAGENET_STD, build_transform
+from metriclab.data.transforms import IMAGENET_MEAN, IMAGENET_STD, build_transform, default_resize
 from metriclab.errors import ConfigError
 
 log = logging.getLogger("metriclab.data")
 
 SamplerFactory = Callable[..., Sampler]
-
-
-def split_validation(train: Split, val_classes: float) -> tuple[Split, Split | None]:
-    """``(train, val)``: the last ``val_classes`` (a count, or a fraction) sorted training classes
-    become the validation split; ``val_classes=0`` gives ``val=None``."""
-    classes = train.classes
-    count = int(val_classes) if val_classes >= 1 else round(len(classes) * float(val_classes))
-    if val_classes and count < 2:
-        count = 2  # retrieval among fewer than 2 classes measures nothing
-    if count == 0:
-        return train, None
-    if count > len(classes) - 1:
-        raise ConfigError(
-            f"data.val_classes={val_classes} leaves no training class ({len(classes)} classes "
-            "in the training split); lower it, set data.val_classes=0, or data.val_on_test=true"
-        )
-    return train.with_classes(classes[:-count]), train.with_classes(classes[-count:])
 
 
 class MetricDataModule(pl.LightningDataModule):
@@ -67,6 +51,9 @@ class MetricDataModule(pl.LightningDataModule):
         val_classes: validation classes sliced off the training classes (count or fraction).
         val_on_test: validate on the test split (papers' older protocol) instead.
         skip_unreadable: drop (and count) images that cannot be decoded instead of failing.
+        cache_images: decode and resize every image once (to ``resize_size``, aspect kept) and
+            keep the ``uint8`` pixels in memory; random crops still differ per epoch
+            (see :mod:`metriclab.data.cache`).
         m_per_class: the dataset's default ``sampler.m`` (the sampler config reads it).
         sampler: ``sampler(labels=, batch_size=, seed=, num_replicas=, rank=)`` -> batch sampler.
         seed: seeds the sampler's draws.
@@ -92,6 +79,7 @@ class MetricDataModule(pl.LightningDataModule):
         val_classes: float = 0.2,
         val_on_test: bool = False,
         skip_unreadable: bool = False,
+        cache_images: bool = False,
         m_per_class: int = 4,
         sampler: SamplerFactory | None = None,
         seed: int = 0,
@@ -118,10 +106,11 @@ class MetricDataModule(pl.LightningDataModule):
             mean=mean,
             std=std,
         )
+        self.resize_size = int(resize_size or default_resize(image_size, train_augment))
         self.train_transform = build_transform(train=True, **transform_args)
         self.eval_transform = build_transform(train=False, **transform_args)
         self.val_classes, self.val_on_test = val_classes, bool(val_on_test)
-        self.skip_unreadable = bool(skip_unreadable)
+        self.skip_unreadable, self.cache_images = bool(skip_unreadable), bool(cache_images)
         self.m_per_class = int(m_per_class)
         self.sampler_factory = sampler
         self.seed = int(seed)
@@ -133,25 +122,34 @@ class MetricDataModule(pl.LightningDataModule):
         if self.datasets:
             return
         splits = self.reader(root=self.root)
-        if self.skip_unreadable:
+        if self.skip_unreadable and not self.cache_images:  # the cache drops them as it decodes
             splits = {k: drop_unreadable(s, f"{self.name}/{k}", 4) for k, s in splits.items()}
         train, val = split_validation(splits["train"], 0 if self.val_on_test else self.val_classes)
-        evaluation = {"val": val, "test": splits.get("test")}
+        chosen = {"train": train, "val": val, "test": splits.get("test")}
         if self.val_on_test:
-            evaluation["val"] = splits["test"] if "test" in splits else splits.get("query")
-        for key, split in [("train", train), *evaluation.items()]:
-            if split is not None:
-                transform = self.train_transform if key == "train" else self.eval_transform
-                (labels,) = remap_labels(split.labels)
-                self.datasets[key] = MetricDataset(split, labels, transform, self.channels)
-        if "query" in splits and "gallery" in splits:
-            q_labels, g_labels = remap_labels(splits["query"].labels, splits["gallery"].labels)
-            for key, labels in (("query", q_labels), ("gallery", g_labels)):
-                self.datasets[key] = MetricDataset(
-                    splits[key], labels, self.eval_transform, self.channels
-                )
+            chosen["val"] = splits["test"] if "test" in splits else splits.get("query")
+        chosen |= {k: splits[k] for k in ("query", "gallery") if k in splits}
+        chosen = self._cached({k: s for k, s in chosen.items() if s is not None})
+        paired = [k for k in ("query", "gallery") if k in chosen]
+        remapped = dict(zip(paired, remap_labels(*(chosen[k].labels for k in paired)), strict=True))
+        for key, split in chosen.items():
+            labels = remapped[key] if key in remapped else remap_labels(split.labels)[0]
+            transform = self.train_transform if key == "train" else self.eval_transform
+            self.datasets[key] = MetricDataset(split, labels, transform, self.channels)
         log.info("%s: %s", self.name, self.describe())
         self.check_sampler()
+
+    def _cached(self, splits: dict[str, Split]) -> dict[str, Split]:
+        """``splits`` decoded into memory when ``cache_images`` (a split used twice, once)."""
+        if not self.cache_images:
+            return splits
+        mode = "L" if self.channels == 1 else "RGB"
+        done: dict[int, Split] = {}
+        for key, split in splits.items():
+            if id(split) not in done:
+                name, skip = f"{self.name}/{key}", self.skip_unreadable
+                done[id(split)] = cache_split(split, mode, self.resize_size, skip, name)
+        return {key: done[id(split)] for key, split in splits.items()}
 
     def describe(self) -> str:
         """``"train 540 images / 3 classes, val 359 / 2 (class-disjoint slice of train), ..."``."""

@@ -4,10 +4,12 @@
   by an interrupted run when the server allows it) and renames it only once complete;
 - :func:`verify_checksum` compares md5 / sha256 with the published values (a warning where none
   is published);
-- :func:`extract_archive` unpacks tar / tar.gz / zip and refuses members that would land outside the
-  target folder (absolute paths, ``..``, links pointing out, device files);
+- :func:`~metriclab.data.extract.extract_archive` unpacks tar / tar.gz / zip and refuses members
+  that would land outside the target folder (absolute paths, ``..``, links pointing out, devices);
 - :func:`prepare_dataset` runs the three for every archive of a :class:`Source`; offline it stops
-  with one line naming each URL, archive and the folder to put it in.
+  with one line naming each URL, archive and the folder to put it in. A source may also name a
+  *bundle*: one local archive holding the whole dataset (e.g. the Omniglot repack in
+  ``../shared/data``), used instead of the official files when it is handed over or found.
 """
 
 from __future__ import annotations
@@ -17,8 +19,6 @@ import http.client
 import logging
 import os
 import shutil
-import tarfile
-import zipfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,10 +27,20 @@ from urllib.request import Request, urlopen
 
 from tqdm import tqdm
 
+from metriclab.data.extract import extract_archive
 from metriclab.data.readers._common import prepare_command
 from metriclab.errors import ConfigError
 
 log = logging.getLogger("metriclab.data")
+__all__ = [
+    "Archive",
+    "Source",
+    "download_url",
+    "extract_archive",
+    "file_digest",
+    "prepare_dataset",
+    "verify_checksum",
+]
 CHUNK = 1 << 20
 
 
@@ -54,6 +64,8 @@ class Source:
     reader: Callable | None = None
     data_root: str = "."  # relative to --root: the value for data.root once extracted
     manual: str = ""  # where to get the archives that have no direct URL
+    bundle: Archive | None = None  # one local archive with the whole dataset (no official URL)
+    bundle_root: str = "."  # relative to --root: data.root once the bundle is extracted
 
 
 def file_digest(path: str | os.PathLike, algorithm: str) -> str:
@@ -116,50 +128,6 @@ def download_url(url: str, dest: str | os.PathLike, timeout: float = 60.0) -> Pa
     return dest
 
 
-def _refuse(archive: Path, member: str, dest: Path, why: str) -> ConfigError:
-    return ConfigError(
-        f"refusing to extract {archive}: member {member!r} {why} {dest}; the archive is not safe"
-    )
-
-
-def _inside(dest: Path, relative: str) -> bool:
-    target = (dest / relative).resolve()
-    return target == dest or dest in target.parents
-
-
-def extract_archive(archive: str | os.PathLike, dest: str | os.PathLike) -> None:
-    """Unpack a zip or tar (optionally gz/bz2/xz) archive into ``dest``, refusing unsafe members."""
-    archive, dest = Path(archive), Path(dest).resolve()
-    dest.mkdir(parents=True, exist_ok=True)
-    if zipfile.is_zipfile(archive):
-        with zipfile.ZipFile(archive) as zf:
-            members = zf.infolist()
-            for m in members:
-                if os.path.isabs(m.filename) or not _inside(dest, m.filename):
-                    raise _refuse(archive, m.filename, dest, "would be written outside")
-            for m in tqdm(members, desc=f"extract {archive.name}", unit="file"):
-                zf.extract(m, dest)
-        return
-    if not tarfile.is_tarfile(archive):
-        raise ConfigError(
-            f"{archive} is neither a zip nor a tar archive; fetch the official file again"
-        )
-    with tarfile.open(archive) as tf:
-        members = tf.getmembers()
-        for m in members:
-            if os.path.isabs(m.name) or not _inside(dest, m.name):
-                raise _refuse(archive, m.name, dest, "would be written outside")
-            if m.issym() and not _inside(dest, os.path.join(os.path.dirname(m.name), m.linkname)):
-                raise _refuse(archive, m.name, dest, "links outside")
-            if m.islnk() and not _inside(dest, m.linkname):
-                raise _refuse(archive, m.name, dest, "links outside")
-            if m.isdev():
-                raise _refuse(archive, m.name, dest, "is a device file, not allowed in")
-        safe = {"filter": "data"} if hasattr(tarfile, "data_filter") else {}
-        for m in tqdm(members, desc=f"extract {archive.name}", unit="file"):
-            tf.extract(m, dest, **safe)
-
-
 def _fetch_all(source: Source, root: Path, given: dict[str, Path]) -> dict[str, Path]:
     """The local path of every archive: handed over, already in ``root``, or downloaded there."""
     paths, missing = {}, []
@@ -185,8 +153,41 @@ def _fetch_all(source: Source, root: Path, given: dict[str, Path]) -> dict[str, 
     return paths
 
 
+def _local_bundle(
+    source: Source, root: Path, given: dict[str, Path], search: Sequence[Path]
+) -> Path | None:
+    """The bundle archive to use: handed over, or (when no official archive is handed over or
+    already in ``root``) found in ``root`` or in one of the ``search`` paths."""
+    bundle = source.bundle
+    if bundle is None:
+        return None
+    if bundle.filename in given:
+        return given[bundle.filename]
+    official = [a.filename for a in source.archives]
+    if any(name in given or (root / name).is_file() for name in official):
+        return None
+    found = [p for p in (root / bundle.filename, *search) if p.is_file()]
+    return found[0] if found else None
+
+
+def _extract(source: Source, archive: Archive, path: Path, root: Path, verify: bool) -> None:
+    if verify:
+        verify_checksum(path, archive.md5, archive.sha256)
+    else:
+        log.warning("%s: checksum not verified (--no-verify)", archive.filename)
+    if archive.extract:
+        log.info("%s: extracting %s into %s", source.name, path, root)
+        extract_archive(path, root)
+    elif path.parent != root:
+        shutil.copy2(path, root / archive.filename)
+
+
 def prepare_dataset(
-    source: Source, root: str | os.PathLike, archives: Sequence[str] = (), verify: bool = True
+    source: Source,
+    root: str | os.PathLike,
+    archives: Sequence[str] = (),
+    verify: bool = True,
+    search: Sequence[str | os.PathLike] = (),
 ) -> Path:
     """Fetch, verify and extract every archive of ``source`` under ``root``; return ``data.root``.
 
@@ -195,27 +196,24 @@ def prepare_dataset(
         root: the folder to download into and extract under (created if missing).
         archives: local copies of some archives (matched by file name), used instead of downloading.
         verify: compare checksums with the published ones (``--no-verify`` turns it off).
+        search: where else to look for ``source.bundle`` (e.g. ``../shared/data/omniglot.tar.gz``).
     """
     root = Path(root).expanduser().resolve()
     root.mkdir(parents=True, exist_ok=True)
     given = {Path(a).name: Path(a).expanduser().resolve() for a in archives}
-    known = [a.filename for a in source.archives]
+    known = [a.filename for a in (*source.archives, *filter(None, [source.bundle]))]
     for name, path in given.items():
         if name not in known or not path.is_file():
             raise ConfigError(
                 f"{source.name}: --archive {path} is not a file named as one of "
                 f"{', '.join(known)}; pass the official archive under its official name"
             )
+    bundle = _local_bundle(source, root, given, [Path(p).expanduser() for p in search])
+    if bundle is not None:
+        log.info("%s: using the local archive %s", source.name, bundle)
+        _extract(source, source.bundle, bundle.resolve(), root, verify)
+        return (root / source.bundle_root).resolve()
     paths = _fetch_all(source, root, given)
     for archive in source.archives:
-        path = paths[archive.filename]
-        if verify:
-            verify_checksum(path, archive.md5, archive.sha256)
-        else:
-            log.warning("%s: checksum not verified (--no-verify)", archive.filename)
-        if archive.extract:
-            log.info("%s: extracting %s into %s", source.name, path.name, root)
-            extract_archive(path, root)
-        elif path.parent != root:
-            shutil.copy2(path, root / archive.filename)
+        _extract(source, archive, paths[archive.filename], root, verify)
     return (root / source.data_root).resolve()

@@ -10,6 +10,7 @@ test loaders are ``[query, gallery]`` and the metrics rank the gallery for each 
 from __future__ import annotations
 
 import logging
+import warnings
 from typing import Any
 
 import numpy as np
@@ -19,6 +20,8 @@ import torch
 from metriclab.evaluation import clustering_metrics, retrieval_metrics
 
 log = logging.getLogger("metriclab")
+# Every rank logs the same (broadcast) values, so Lightning's advice to sync them does not apply.
+warnings.filterwarnings("ignore", message=r".*when logging on epoch level in distributed setting.*")
 
 
 def restore_order(

@@ -32,6 +32,8 @@ class MetricLearningModule(pl.LightningModule):
         scheduler: ``scheduler(optimizer, total_steps, steps_per_epoch) -> LRScheduler`` or None.
         backbone_lr_multiplier: the backbone trains at ``lr * backbone_lr_multiplier``.
         gather_embeddings, mine_locally: the DDP behaviour described above.
+        channels_last: NHWC memory format for the model and its input images.
+        compile_model: ``torch.compile`` the model's forward (in place, names unchanged).
     """
 
     def __init__(
@@ -44,14 +46,23 @@ class MetricLearningModule(pl.LightningModule):
         backbone_lr_multiplier: float = 1.0,
         gather_embeddings: bool = True,
         mine_locally: bool = False,
+        channels_last: bool = False,
+        compile_model: bool = False,
     ) -> None:
         super().__init__()
         self.model, self.loss, self.miner = model, loss, miner
+        self.channels_last = bool(channels_last)
+        if self.channels_last:
+            self.model.to(memory_format=torch.channels_last)
+        if compile_model:
+            self.model.compile()  # in place: parameter names (and checkpoints) stay the same
         self.optimizer_factory, self.scheduler_factory = optimizer, scheduler
         self.backbone_lr_multiplier = float(backbone_lr_multiplier)
         self.gather_embeddings, self.mine_locally = bool(gather_embeddings), bool(mine_locally)
 
     def forward(self, images: Tensor) -> Tensor:
+        if self.channels_last and images.ndim == 4:
+            images = images.contiguous(memory_format=torch.channels_last)
         return self.model(images)
 
     # ---------------------------------------------------------------- training
@@ -73,7 +84,7 @@ class MetricLearningModule(pl.LightningModule):
 
     def training_step(self, batch: tuple[Tensor, Tensor, Tensor], batch_idx: int) -> Tensor:
         images, labels, _ = batch
-        local = (self.model(images), labels)
+        local = (self(images), labels)
         embeddings, labels = self.global_batch(*local)
         indices_tuple = self.mine(embeddings, labels, local)
         if indices_tuple is None:
@@ -88,7 +99,7 @@ class MetricLearningModule(pl.LightningModule):
     # -------------------------------------------------------------- evaluation
     def embed_batch(self, batch: tuple[Tensor, Tensor, Tensor]) -> dict[str, Tensor]:
         images, labels, indices = batch
-        return {"embeddings": self.model(images).float(), "labels": labels, "indices": indices}
+        return {"embeddings": self(images).float(), "labels": labels, "indices": indices}
 
     def validation_step(self, batch, batch_idx: int, dataloader_idx: int = 0) -> dict[str, Tensor]:
         return self.embed_batch(batch)

@@ -18,6 +18,9 @@ def write_json_atomic(path: str | os.PathLike, data: Mapping) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; give the file the usual mode
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             json.dump(dict(data), f, indent=2, sort_keys=True)
             f.write("\n")

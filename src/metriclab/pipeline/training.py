@@ -21,9 +21,14 @@ from metriclab.data import MetricDataModule
 from metriclab.errors import ConfigError
 from metriclab.losses.base import complete_loss
 from metriclab.models import EmbeddingModel
+from metriclab.pipeline.ckpt_check import resolve_ckpt_path  # noqa: F401  (re-exported)
 from metriclab.pipeline.evaluator import RetrievalEvaluator
+from metriclab.pipeline.faults import NonFiniteLossGuard
 from metriclab.pipeline.module import MetricLearningModule
 from metriclab.pipeline.report import metrics_table, write_json_atomic
+from metriclab.pipeline.run_dir import check_run_dir, prepare_run
+from metriclab.pipeline.seeding import EpochSeeder
+from metriclab.pipeline.signals import PreemptionCheckpoint, preemption_exit
 
 log = logging.getLogger("metriclab")
 
@@ -61,8 +66,17 @@ def build_model(cfg: DictConfig) -> EmbeddingModel:
 
 def build_loss(cfg: DictConfig, num_classes: int, embedding_size: int):
     """The loss of ``cfg.loss``; proxy/classifier losses get ``num_classes``/``embedding_size``."""
+    filled = {"num_classes": num_classes, "embedding_size": embedding_size}
+    for key, value in filled.items():
+        given = cfg.loss.get(key)
+        if given is not None and int(given) != value:
+            raise ConfigError(
+                f"loss.{key}={given} does not match the {value} the pipeline derives (from the "
+                f"{'training classes' if key == 'num_classes' else 'head.embedding_size'}); "
+                f"remove loss.{key}: it is filled in"
+            )
     factory = instantiate(cfg.loss, _partial_=True)
-    return complete_loss(factory, num_classes=num_classes, embedding_size=embedding_size)
+    return complete_loss(factory, **filled)
 
 
 def build_miner(cfg: DictConfig, loss) -> Any:
@@ -92,6 +106,8 @@ def build_module(cfg: DictConfig, model: EmbeddingModel, loss, miner) -> MetricL
         backbone_lr_multiplier=backbone_mult,
         gather_embeddings=distributed.get("gather_embeddings", True),
         mine_locally=distributed.get("mine_locally", False),
+        channels_last=(cfg.get("speed") or {}).get("channels_last", False),
+        compile_model=(cfg.get("speed") or {}).get("compile", False),
     )
 
 
@@ -99,8 +115,14 @@ def build_callbacks(
     cfg: DictConfig, has_validation: bool, has_logger: bool = True
 ) -> list[pl.Callback]:
     """The callbacks of ``cfg.callbacks`` (always with an evaluator; the learning-rate monitor
-    only when something logs)."""
+    only when something logs) and the reliability ones (per-epoch seeding, the non-finite loss
+    guard of ``on_nonfinite_loss``, the SIGTERM checkpoint)."""
     callbacks = [instantiate(c) for c in (cfg.get("callbacks") or {}).values() if is_enabled(c)]
+    callbacks += [
+        EpochSeeder(cfg.seed),
+        NonFiniteLossGuard(cfg.get("on_nonfinite_loss", "stop")),
+        PreemptionCheckpoint(),
+    ]
     if not has_logger:
         callbacks = [c for c in callbacks if not isinstance(c, LearningRateMonitor)]
     if not any(isinstance(c, RetrievalEvaluator) for c in callbacks):
@@ -115,19 +137,6 @@ def build_loggers(cfg: DictConfig) -> list:
     return [instantiate(c) for c in (cfg.get("logger") or {}).values() if is_enabled(c)]
 
 
-def resolve_ckpt_path(ckpt_path: str | None, output_dir: Path) -> str | None:
-    """``None``, ``"last"`` (this run directory's ``checkpoints/last.ckpt``) or a file path."""
-    if not ckpt_path:
-        return None
-    path = output_dir / "checkpoints" / "last.ckpt" if ckpt_path == "last" else Path(ckpt_path)
-    if not path.is_file():
-        raise ConfigError(
-            f"ckpt_path={ckpt_path}: no checkpoint at {path}; to resume, pass the run's "
-            "directory as hydra.run.dir=RUN_DIR with ckpt_path=last, or a .ckpt file path"
-        )
-    return str(path)
-
-
 def train(cfg: DictConfig) -> tuple[dict[str, float], dict[str, Any]]:
     """Train, validate every epoch, test the best checkpoint; return ``(metrics, objects)``.
 
@@ -135,6 +144,7 @@ def train(cfg: DictConfig) -> tuple[dict[str, float], dict[str, Any]]:
     ``train_time_s``) plus the best ``val/…`` values; ``objects``: the built parts.
     """
     output_dir = Path(cfg.paths.output_dir)
+    check_run_dir(output_dir, cfg.get("ckpt_path"))  # writable; a new run never reuses one
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
     datamodule = build_datamodule(cfg)
     model = build_model(cfg)
@@ -145,13 +155,14 @@ def train(cfg: DictConfig) -> tuple[dict[str, float], dict[str, Any]]:
     callbacks = build_callbacks(cfg, datamodule.has_validation, has_logger=bool(loggers))
     evaluator = next(c for c in callbacks if isinstance(c, RetrievalEvaluator))
     trainer: pl.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
-    ckpt_path = resolve_ckpt_path(cfg.get("ckpt_path"), output_dir)
+    ckpt_path = prepare_run(cfg, trainer, module, output_dir)  # checked; run_info.json
     if trainer.is_global_zero:
         log.info("data: %s", datamodule.describe())
 
     start = time.perf_counter()
     if cfg.get("train", True):
-        trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path)
+        with preemption_exit(trainer, output_dir):
+            trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=True)
     train_time = time.perf_counter() - start
 
     checkpoint = next((c for c in callbacks if isinstance(c, ModelCheckpoint)), None)
@@ -159,7 +170,10 @@ def train(cfg: DictConfig) -> tuple[dict[str, float], dict[str, Any]]:
     metrics: dict[str, float] = {}
     if cfg.get("test", True):
         test_ckpt = best_path or (None if cfg.get("train", True) else ckpt_path)
-        trainer.test(module, datamodule=datamodule, ckpt_path=test_ckpt, verbose=False)
+        with preemption_exit(trainer, output_dir):
+            trainer.test(
+                module, datamodule=datamodule, ckpt_path=test_ckpt, verbose=False, weights_only=True
+            )
         metrics.update(evaluator.results.get("test", {}))
     monitor = cfg.get("optimized_metric", "val/recall@1")
     best_epoch = evaluator.best_epoch(monitor)

@@ -41,6 +41,11 @@ def prepare_command(name: str, root: str | os.PathLike) -> str:
 
 def layout_error(name: str, root: str | os.PathLike, expected: str, fix: str = "") -> ConfigError:
     """The one-line error for a missing or wrong ``data.root`` of dataset ``name``."""
+    if root is None:
+        return ConfigError(
+            f"{name}: data.root is not set: expected the folder holding {expected}; "
+            f"run `{prepare_command(name, 'data/' + name)}` or set data.root=DIR"
+        )
     fix = (
         fix
         or f"run `{prepare_command(name, root)}`, or set data.root to the folder that holds them"
@@ -62,6 +67,8 @@ def find_root(
     Users point ``data.root`` either at the dataset folder or at the folder they extracted the
     archive into; both work.
     """
+    if root is None:
+        raise layout_error(name, root, expected)
     base = Path(root).expanduser()
     for candidate in [base, *(base / s for s in subdirs)]:
         if all((candidate / m).exists() for m in markers):

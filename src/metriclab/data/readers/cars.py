@@ -85,6 +85,8 @@ def read_cars(root: str, crop_bboxes: bool = False) -> dict[str, Split]:
         ``{"train": classes 1-98, "test": classes 99-196}``; items are absolute paths, labels the
         original class ids 1..196.
     """
+    if root is None:
+        raise layout_error("cars", root, EXPECTED)
     for sub in SUBDIRS:
         base = (Path(root).expanduser() / sub).resolve()
         if (base / "cars_annos.mat").is_file() and (base / "car_ims").is_dir():

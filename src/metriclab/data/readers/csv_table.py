@@ -57,7 +57,7 @@ def _class_ids(names: list[str]) -> np.ndarray:
 
 
 def read_csv(
-    root: str, image_root: str | None = None, train_class_fraction: float = 0.5
+    root: str | None, image_root: str | None = None, train_class_fraction: float = 0.5
 ) -> dict[str, Split]:
     """Read the dataset listed in the CSV file ``root``.
 
@@ -69,6 +69,11 @@ def read_csv(
     Returns:
         ``{"train", "test"}`` (or ``{"train", "query", "gallery"}``); items are absolute paths.
     """
+    if root is None:
+        raise ConfigError(
+            "csv: data.root is not set; point it at a CSV file of path,label[,split] rows: "
+            "python train.py data=csv data.root=/path/to/table.csv"
+        )
     table = Path(root).expanduser().resolve()
     if not table.is_file():
         raise ConfigError(f"csv: data.root={root} is not a file; {FIX}")

@@ -53,7 +53,7 @@ def _split(classes: dict[str, list[str]], ids: dict[str, int]) -> Split:
 
 
 def read_folder(
-    root: str, test_root: str | None = None, train_class_fraction: float = 0.5
+    root: str | None, test_root: str | None = None, train_class_fraction: float = 0.5
 ) -> dict[str, Split]:
     """Read an image-folder dataset.
 
@@ -67,6 +67,11 @@ def read_folder(
         ``{"train", "test"}``; items are absolute paths, labels the index of the class name in the
         sorted names of both splits.
     """
+    if root is None:
+        raise ConfigError(
+            "folder: data.root is not set; point it at a folder with one sub-folder of images per "
+            "class: python train.py data=folder data.root=/path/to/classes"
+        )
     train = _scan(root, "data.root")
     if test_root is not None:
         test = _scan(test_root, "test_root")

@@ -34,6 +34,8 @@ STATUSES = ("train", "query", "gallery")
 
 def _locate(root: str) -> tuple[Path, Path, Path]:
     """``(dataset folder, partition file, folder holding img/)``."""
+    if root is None:
+        raise layout_error("inshop", root, EXPECTED)
     for sub in SUBDIRS:
         base = (Path(root).expanduser() / sub).resolve()
         tables = [

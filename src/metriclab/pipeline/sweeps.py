@@ -1,0 +1,137 @@
+"""Runs that record how they ended, sweep jobs that fail alone, and DDP inside a sweep.
+
+Every run writes ``RUN_DIR/status.json`` (rank 0 only)::
+
+    {"status": "completed", "overrides": [...], "optimized_metric": "val/recall@1",
+     "value": 0.91, "time_s": 12.3}
+    {"status": "failed", "overrides": [...], "error": "ConfigError: ...", "traceback": "..."}
+
+(``"running"`` while it trains; ``"interrupted"`` after Ctrl-C or a SIGTERM, which always stop.)
+
+A single run re-raises its error (the CLI prints one line and exits 2 on a ``ConfigError``). A
+sweep job (``python train.py -m ...``) prints ``error: job N (overrides) failed: ...``, records it
+and returns ``{optimized_metric: NaN}``, so Hydra's launcher goes on with the next job and the
+Optuna sweeper marks the trial FAIL. A run whose optimized metric is NaN/inf (a diverged loss)
+counts as failed too.
+
+DDP inside a sweep: Hydra's sweeper (Optuna's TPE included) samples a trial's values once, in the
+launching process, and passes them to the job as overrides. Lightning's DDP launcher starts ranks
+1..N-1 by re-running the command line (``sys.argv``); under ``-m`` that would start a new sweep
+in every rank, each sampling its own values. :func:`ddp_ranks_rerun_this_job` makes the command
+line the job's own overrides (and the run directory the job's directory) while the job runs, so
+every rank trains the trial the sweeper sampled.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import math
+import sys
+import time
+import traceback
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
+from omegaconf import DictConfig, read_write
+from pytorch_lightning.utilities.rank_zero import rank_zero_only
+
+from metriclab.pipeline.report import write_json_atomic
+
+log = logging.getLogger("metriclab")
+
+TrainFn = Callable[[DictConfig], tuple[dict[str, float], dict[str, Any]]]
+
+
+def is_multirun() -> bool:
+    """Whether this process runs a job of a Hydra sweep (``-m``)."""
+    return HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
+
+
+def job_overrides() -> list[str]:
+    """The command-line overrides of this run or sweep job (``[]`` outside Hydra)."""
+    if not HydraConfig.initialized():
+        return []
+    return [str(o) for o in HydraConfig.get().overrides.task]
+
+
+def write_status(output_dir: str | Path, status: dict[str, Any]) -> None:
+    """``output_dir/status.json`` (on global rank 0 only; other DDP ranks share the directory)."""
+    if getattr(rank_zero_only, "rank", 0) == 0:
+        write_json_atomic(Path(output_dir) / "status.json", status)
+
+
+@contextlib.contextmanager
+def ddp_ranks_rerun_this_job(output_dir: str | Path) -> Iterator[None]:
+    """In a sweep job, make ``sys.argv`` and ``hydra.run.dir`` describe this job alone.
+
+    Lightning starts DDP ranks > 0 as ``python <argv[0]> <argv[1:]> hydra.run.dir=<run.dir>``;
+    inside the context that is ``python train.py <the job's overrides> hydra.run.dir=<job dir>``:
+    a single run with the values the sweeper sampled once. Both are restored on exit.
+    """
+    if not is_multirun():
+        yield
+        return
+    hydra_cfg = HydraConfig.get()
+    saved_argv, saved_dir = list(sys.argv), hydra_cfg.run.dir
+    sys.argv = [saved_argv[0], *job_overrides()]
+    with read_write(hydra_cfg.run):
+        hydra_cfg.run.dir = str(output_dir)
+    try:
+        yield
+    finally:
+        sys.argv = saved_argv
+        with read_write(hydra_cfg.run):
+            hydra_cfg.run.dir = saved_dir
+
+
+def _error_line(exc: BaseException) -> str:
+    message = " ".join(str(exc).split()) or repr(exc)
+    return f"{type(exc).__name__}: {message}"
+
+
+def run_recorded(train: TrainFn, cfg: DictConfig) -> tuple[dict[str, float], dict[str, Any]]:
+    """``train(cfg)`` that writes ``status.json``; a failed sweep job returns a NaN metric.
+
+    Returns ``train``'s ``(metrics, objects)``; for a failed sweep job
+    ``({optimized_metric: nan}, {"error": exc})``. Outside a sweep the error propagates.
+    """
+    output_dir = Path(cfg.paths.output_dir)
+    metric = cfg.get("optimized_metric") or "val/recall@1"
+    record: dict[str, Any] = {"overrides": job_overrides(), "optimized_metric": metric}
+    write_status(output_dir, {**record, "status": "running"})
+    start = time.perf_counter()
+    try:
+        with ddp_ranks_rerun_this_job(output_dir):
+            metrics, objects = train(cfg)
+        value = metrics.get(metric)
+        if value is not None and not math.isfinite(float(value)):
+            raise FloatingPointError(
+                f"{metric}={value}: the run diverged (NaN/inf embeddings); "
+                "lower optimizer.lr or enable gradient clipping (trainer.gradient_clip_val=1.0)"
+            )
+    except Exception as exc:  # noqa: BLE001 - every failure is recorded, then handled below
+        elapsed = round(time.perf_counter() - start, 3)
+        error = _error_line(exc)
+        failed = {**record, "status": "failed", "error": error, "time_s": elapsed}
+        write_status(output_dir, {**failed, "traceback": traceback.format_exc()})
+        if not is_multirun():
+            raise
+        num = HydraConfig.get().job.get("num", "?")
+        print(
+            f"error: job {num} ({' '.join(record['overrides'])}) failed: {error}", file=sys.stderr
+        )
+        log.debug("job %s failed", num, exc_info=True)
+        return {metric: float("nan")}, {"error": exc}
+    except BaseException as exc:  # Ctrl-C, SIGTERM (preemption): recorded, then the run stops
+        elapsed = round(time.perf_counter() - start, 3)
+        stopped = {**record, "status": "interrupted", "error": _error_line(exc), "time_s": elapsed}
+        write_status(output_dir, stopped)
+        raise
+    elapsed = round(time.perf_counter() - start, 3)
+    completed = {**record, "status": "completed", "value": value, "time_s": elapsed}
+    write_status(output_dir, completed)
+    return metrics, objects
