@@ -225,3 +225,15 @@ def make_archive(source: Path, archive: Path, arcname: str | None = None) -> Pat
         with tarfile.open(archive, "w:gz") as tf:
             tf.add(source, arcname=arcname)
     return archive
+
+
+def make_omniglot_flat(root: Path, drawers: int = 2) -> Path:
+    """The flat one-folder-per-character layout of ``../shared/data/omniglot.tar.gz``:
+    ``omniglot/images_background/0001/0001_01.png`` (characters 1-3) and
+    ``omniglot/images_evaluation/0965/0965_01.png`` (characters 965-966)."""
+    for folder, ids in (("images_background", (1, 2, 3)), ("images_evaluation", (965, 966))):
+        for c in ids:
+            for d in range(1, drawers + 1):
+                path = root / "omniglot" / folder / f"{c:04d}" / f"{c:04d}_{d:02d}.png"
+                write_image(path, size=(105, 105), value=1, mode="1")
+    return root / "omniglot"

@@ -194,3 +194,47 @@ def test_prepare_dataset_manual_source_and_wrong_archive_name(tmp_path):
         ConfigError, match="not a file named as one of Stanford_Online_Products.zip"
     ):
         prepare_dataset(source, tmp_path, archives=[str(other)])
+
+
+def _bundle_source(tmp_path) -> tuple[Source, str]:
+    """Omniglot with unreachable official zips and a fixture bundle ``omniglot.tar.gz``."""
+    bundle = fixtures.make_archive(
+        fixtures.make_omniglot_flat(tmp_path / "raw"), tmp_path / "shared" / "omniglot.tar.gz"
+    )
+    official = tuple(Archive(f"{n}.zip", url=UNREACHABLE) for n in ("bg", "ev"))
+    md5 = hashlib.md5(bundle.read_bytes()).hexdigest()
+    source = Source(
+        "omniglot",
+        official,
+        reader=read_omniglot,
+        bundle=Archive("omniglot.tar.gz", md5=md5),
+        bundle_root="omniglot",
+    )
+    return source, str(bundle)
+
+
+def test_bundle_found_in_search_path_or_handed_over_replaces_the_official_files(tmp_path):
+    source, bundle = _bundle_source(tmp_path)
+    missing = tmp_path / "nowhere" / "omniglot.tar.gz"
+    data_root = prepare_dataset(source, tmp_path / "a", search=[missing, bundle])
+    assert data_root == (tmp_path / "a" / "omniglot").resolve()
+    splits = read_omniglot(str(data_root))
+    assert (len(splits["train"]), len(splits["test"])) == (6, 4)
+    assert splits["test"].classes.tolist() == [4, 5]  # sorted folders 0965, 0966 after 3
+    data_root = prepare_dataset(source, tmp_path / "b", archives=[bundle])
+    assert (data_root / "images_evaluation" / "0966" / "0966_02.png").is_file()
+    with open(bundle, "r+b") as f:  # the bundle's checksum is verified too
+        f.seek(30)
+        f.write(b"XXXX")
+    with pytest.raises(ConfigError, match="checksum mismatch .*omniglot.tar.gz"):
+        prepare_dataset(source, tmp_path / "c", search=[bundle])
+
+
+def test_official_archives_take_precedence_over_a_bundle(tmp_path):
+    source, bundle = _bundle_source(tmp_path)
+    (tmp_path / "d").mkdir()
+    (tmp_path / "d" / "bg.zip").write_bytes(b"not checked: the download of ev.zip fails first")
+    with pytest.raises(ConfigError, match="could not fetch ev.zip from http://127.0.0.1:9"):
+        prepare_dataset(source, tmp_path / "d", search=[bundle])
+    with pytest.raises(ConfigError, match="could not fetch bg.zip .*, ev.zip"):
+        prepare_dataset(source, tmp_path / "e")  # no bundle anywhere: the official files

@@ -87,10 +87,21 @@ def test_corrupted_archive_fails_verification_in_one_line(tmp_path):
 )
 def test_offline_says_which_archive_to_fetch_and_where(tmp_path, name, parts):
     root = tmp_path / "root"
-    result = prepare(name, "--root", str(root))
+    result = prepare(name, "--root", str(root), "--no-local")  # not ../shared/data/omniglot.tar.gz
     assert result.returncode == 1
     message = result.stderr.strip()
     assert "\n" not in message
     for part in [*parts, str(root), f"python scripts/prepare_data.py {name} --root {root}"]:
         assert part in message, (part, message)
     assert not [p for p in root.iterdir() if not p.name.endswith(".part")]
+
+
+def test_omniglot_bundle_archive_is_extracted_and_its_root_printed(tmp_path):
+    raw = fixtures.make_omniglot_flat(tmp_path / "raw")
+    bundle = fixtures.make_archive(raw, tmp_path / "shared" / "omniglot.tar.gz")
+    root = tmp_path / "datasets"
+    result = prepare("omniglot", "--root", str(root), "--archive", str(bundle), "--no-verify")
+    assert result.returncode == 0, result.stderr
+    assert f"data.root={root / 'omniglot'}" in result.stdout.splitlines()
+    assert f"using the local archive {bundle}" in result.stderr
+    assert "omniglot: train 6 images / 3 classes, test 4 images / 2 classes" in result.stderr

@@ -50,3 +50,18 @@ def test_half_precision_and_single_class() -> None:
     x, y = separated(4, 10, 4)
     assert clustering_metrics(torch.from_numpy(x).half(), y)["nmi"] == pytest.approx(1.0)
     assert 0.0 <= clustering_metrics(x, np.zeros(len(x), dtype=int))["nmi"] <= 1.0
+
+
+def test_auto_init_switches_to_random_above_the_budget(monkeypatch: pytest.MonkeyPatch) -> None:
+    from metriclab.evaluation import clustering
+
+    rng = np.random.default_rng(4)
+    x, y = rng.standard_normal((300, 8)).astype(np.float32), rng.integers(0, 12, 300)
+    plus_plus = clustering_metrics(x, y, init="k-means++")
+    random = clustering_metrics(x, y, init="random")
+    assert plus_plus != random  # the two seedings differ here, so the check below can fail
+    assert clustering_metrics(x, y) == plus_plus  # 12 * 300 * 8 is far below 2**32
+    monkeypatch.setattr(clustering, "_PLUS_PLUS_BUDGET", 12 * 300 * 8 - 1)
+    assert clustering_metrics(x, y) == random
+    with pytest.raises(ValueError, match="init must be"):
+        clustering_metrics(x, y, init="kmeans")

@@ -10,7 +10,6 @@ import csv
 import importlib.util
 import json
 import logging
-import math
 import runpy
 import sys
 from pathlib import Path
@@ -67,16 +66,24 @@ def jobs_of(sweep_dir: Path) -> list[Path]:
 
 
 def hparams_of(job: Path) -> dict:
-    """The hyper-parameters written to the job's TensorBoard HParams view."""
+    """The hyper-parameters in the job's TensorBoard HParams view (+ ``"metrics"``: its tags)."""
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
     from tensorboard.plugins.hparams import plugin_data_pb2
 
-    (events,) = (job / "tensorboard").glob("events.out.tfevents.*")
-    acc = EventAccumulator(str(events))
-    acc.Reload()
-    content = acc.PluginTagToContent("hparams")["_hparams_/session_start_info"]
-    info = plugin_data_pb2.HParamsPluginData.FromString(content).session_start_info
-    return {k: v.string_value or v.number_value for k, v in info.hparams.items()}
+    found = {}
+    for events in (job / "tensorboard").glob("events.out.tfevents.*"):  # fit's, then test's
+        acc = EventAccumulator(str(events))
+        acc.Reload()
+        try:
+            contents = acc.PluginTagToContent("hparams")
+        except KeyError:  # this file has no HParams summary
+            continue
+        parse = plugin_data_pb2.HParamsPluginData.FromString
+        info = parse(contents["_hparams_/session_start_info"]).session_start_info
+        found.update({k: v.string_value or v.number_value for k, v in info.hparams.items()})
+        experiment = parse(contents["_hparams_/experiment"]).experiment
+        found["metrics"] = {m.name.tag for m in experiment.metric_infos}
+    return found
 
 
 # ------------------------------------------------------------------------- unit: run_recorded
@@ -93,11 +100,11 @@ def test_single_run_failure_is_recorded_and_raised(make_cfg):
     assert "data.batch_size=48" in status["overrides"] and "Traceback" in status["traceback"]
 
 
-def test_sweep_job_failure_returns_nan_and_diverged_runs_fail(make_cfg, monkeypatch, capsys):
+def test_sweep_job_failure_returns_no_metric_and_diverged_runs_fail(make_cfg, monkeypatch, capsys):
     cfg = make_cfg()
     monkeypatch.setattr(sweeps, "is_multirun", lambda: True)
     metrics, _ = sweeps.run_recorded(lambda cfg: ({"val/recall@1": float("nan")}, {}), cfg)
-    assert math.isnan(metrics["val/recall@1"])
+    assert metrics.get("val/recall@1") is None  # the value train.py returns to the sweeper
     status = read_status(Path(cfg.paths.output_dir))
     assert status["status"] == "failed" and "diverged" in status["error"]
     assert capsys.readouterr().err.count("error: job") == 1
@@ -174,6 +181,7 @@ def test_grid_sweep_goes_on_past_a_failing_job_and_reports(monkeypatch, tmp_path
         assert 0 <= json.loads((job / "metrics.json").read_text())["test/recall@1"] <= 1
         hparams = hparams_of(job)
         assert hparams["loss"] == loss and hparams["data.batch_size"] == 48
+        assert {"test/recall@1", "test/map@r", "best/val/recall@1"} <= hparams["metrics"]
 
     report = load_script("metriclab_report_script", ROOT / "scripts" / "report.py")
     rows = report.report(sweep_dir)
@@ -228,7 +236,7 @@ def test_submitit_local_launcher_runs_a_two_job_sweep(monkeypatch, tmp_path):
     pytest.importorskip("hydra_plugins.hydra_submitit_launcher")
     sweep_dir = tmp_path / "cluster"
     hydra_main(
-        monkeypatch, "-m", "hydra/launcher=submitit_local", "hydra.launcher.timeout_min=10",
+        monkeypatch, "-m", "hydra/launcher=local", "hydra.launcher.timeout_min=10",
         "loss=contrastive,triplet", *TINY, f"hydra.sweep.dir={sweep_dir}",
     )  # fmt: skip
     jobs = jobs_of(sweep_dir)
@@ -236,3 +244,30 @@ def test_submitit_local_launcher_runs_a_two_job_sweep(monkeypatch, tmp_path):
     assert all(read_status(j)["status"] == "completed" for j in jobs)
     assert all((j / "metrics.json").is_file() for j in jobs)
     assert list((sweep_dir / ".submitit").glob("*/*_log.out"))  # each job ran as its own process
+
+
+def test_slurm_launcher_config_makes_an_sbatch_script(make_cfg, monkeypatch, tmp_path):
+    submitit = pytest.importorskip("submitit")
+    from hydra.utils import instantiate
+    from hydra_plugins.hydra_submitit_launcher.config import BaseQueueConf
+    from omegaconf import OmegaConf
+    from submitit.slurm.slurm import SlurmExecutor
+
+    cfg = make_cfg(
+        "hydra/launcher=slurm", "trainer=ddp", "trainer.devices=4", "hydra.launcher.partition=gpu",
+        f"paths.log_dir={tmp_path}",
+    )  # fmt: skip
+    params = dict(instantiate(cfg.hydra.launcher).params)  # resolved as the launcher sees them
+    assert params["tasks_per_node"] == params["gpus_per_node"] == 4 and params["nodes"] == 1
+    monkeypatch.setattr(SlurmExecutor, "affinity", classmethod(lambda cls: 1))  # no srun here
+    executor = submitit.AutoExecutor(
+        cluster="slurm",
+        folder=params.pop("submitit_folder"),
+        slurm_max_num_timeout=params.pop("max_num_timeout"),
+    )
+    base = set(OmegaConf.structured(BaseQueueConf).keys())
+    executor.update_parameters(**{k if k in base else f"slurm_{k}": v for k, v in params.items()})
+    script = executor._executor._make_submission_file_text("python train.py", "uid")
+    for line in ["--ntasks-per-node=4", "--gpus-per-node=4", "--partition=gpu", "--time=240"]:
+        assert f"#SBATCH {line}" in script
+    assert str(tmp_path / "multirun") in script  # logs beside the sweep's jobs

@@ -40,7 +40,18 @@ IMAGE_EXTENSIONS = (
 
 
 class UnreadableImageError(ConfigError):
-    """An image file that does not exist or cannot be decoded (one line naming the file)."""
+    """An image file that does not exist or cannot be decoded (one line naming the file).
+
+    A DataLoader worker's error comes back re-raised as ``UnreadableImageError("Caught ... in
+    DataLoader worker process 0. Original Traceback ...")``; only the original line is kept.
+    """
+
+    def __init__(self, message: str) -> None:
+        lines = str(message).strip().splitlines()
+        if len(lines) > 1:
+            last = lines[-1]
+            message = last.split(": ", 1)[1] if "UnreadableImageError: " in last else last
+        super().__init__(message)
 
 
 def load_image(

@@ -1,26 +1,27 @@
 """Exact, memory-bounded k-nearest-neighbour search by inner product.
 
 Queries are processed in chunks; for each chunk only its running top-k is kept, so no
-``[Nq, Ng]`` similarity matrix ever exists. Two backends compute the same ranking:
-
-* ``"faiss"``: ``faiss.knn`` (exact, BLAS + heap) on CPU float32 arrays;
-* ``"torch"``: chunked ``query @ gallery.T`` + ``topk`` on the tensors' device (the GPU path;
-  it also runs on CPU tensors, which is how the tests exercise it).
+``[Nq, Ng]`` similarity matrix ever exists. The search itself is one of the backends of
+:mod:`metriclab.evaluation.backends` (FAISS on CPU or GPU, or a chunked torch matmul); all give the
+same ranking.
 
 Order: similarity descending, ties broken by the lower gallery index (the order of a stable
-sort). Neither backend promises that order among equal similarities, so each chunk is re-sorted
-by ``(-similarity, index)``; one extra neighbour is searched to detect a tie that straddles the
-k-th place, and those rare rows are recomputed exactly over the whole gallery.
+sort). No search kernel promises that order among equal similarities, and a BLAS kernel may round
+two equal gallery rows differently, so a row whose candidates hold two similarities closer than
+the rounding bound ``tol = D * 2**-22`` (see :func:`_rank_with_ties`) is re-scored elementwise
+and re-sorted by ``(-similarity, index)``; one extra neighbour is searched to detect a tie that
+straddles the k-th place, and those rare rows are recomputed exactly over the whole gallery.
+Rows with no such close pair keep the search's order, which is then provably the same.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
 
-import faiss
 import numpy as np
 import torch
+
+from metriclab.evaluation.backends import make_searcher, resolve_backend
 
 _CHUNK_ELEMENTS = 2**22  # query rows x neighbours kept per chunk
 _BLOCK_ELEMENTS = 2**25  # query rows x gallery columns of one torch similarity block
@@ -35,7 +36,7 @@ def nearest_neighbors(
     *,
     query_rows: np.ndarray | None = None,
     exclude_self: bool = False,
-    backend: str = "faiss",
+    backend: str = "auto",
     chunk_size: int | None = None,
 ) -> Iterator[tuple[int, np.ndarray]]:
     """Yield ``(start, indices)`` chunks of the ``k`` nearest gallery items of each query.
@@ -47,7 +48,8 @@ def nearest_neighbors(
         query_rows: ``[Q]`` rows of ``query`` to search (default: all, in order).
         exclude_self: the query set is the gallery; query row ``p`` is removed from its own
             neighbours by position (duplicates of it may still rank first).
-        backend: ``"faiss"`` (CPU) or ``"torch"`` (the tensors' device).
+        backend: ``"auto"``, ``"faiss"``, ``"faiss_gpu"`` or ``"torch"`` (see
+            :mod:`metriclab.evaluation.backends`).
         chunk_size: query rows per chunk (and gallery columns per torch block); default: sized
             so a chunk holds about 4M neighbours.
 
@@ -55,49 +57,24 @@ def nearest_neighbors(
         ``start`` (position in ``query_rows``) and ``indices [c, k'] int64`` gallery indices,
         nearest first, ``k' = min(k, Ng - exclude_self)``.
     """
-    if backend not in ("faiss", "torch"):
-        raise ValueError(f"backend must be 'faiss' or 'torch', got {backend!r}")
     rows = np.arange(len(query)) if query_rows is None else np.asarray(query_rows)
     n_gallery = gallery.shape[0]
     k_rank = min(k, n_gallery - int(exclude_self)) + int(exclude_self)  # self included
     k_search = min(k_rank + 1, n_gallery)  # one more to see ties across the k-th place
+    backend = resolve_backend(backend, query.is_cuda, k_search)
     chunk = chunk_size or int(np.clip(_CHUNK_ELEMENTS // k_search, 64, 4096))
     block = chunk_size or max(k_search, _BLOCK_ELEMENTS // chunk)
     if backend == "faiss":
         query, gallery = query.cpu(), gallery.cpu()
-        gallery_np = gallery.numpy()
+    search = make_searcher(backend, gallery, block)
     for start in range(0, len(rows), chunk):
         positions = rows[start : start + chunk]
         q = query[torch.from_numpy(positions).to(query.device)]
-        if backend == "faiss":
-            sims, idx = faiss.knn(
-                q.numpy(), gallery_np, k_search, metric=faiss.METRIC_INNER_PRODUCT
-            )
-            sims, idx = torch.from_numpy(sims), torch.from_numpy(idx)
-        else:
-            with _full_precision_matmul():
-                sims, idx = _torch_topk(q, gallery, k_search, block)
+        sims, idx = search(q, k_search)
         idx = _rank_with_ties(q, gallery, sims, idx, k_rank).cpu().numpy()
         if exclude_self:
             idx = _drop_self(idx, positions)
         yield start, idx
-
-
-def _torch_topk(
-    q: torch.Tensor, gallery: torch.Tensor, k: int, block: int
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Running top-k over gallery blocks: ``[c, D], [Ng, D] -> sims [c, k], indices [c, k]``."""
-    best_s = best_i = None
-    for g0 in range(0, gallery.shape[0], block):
-        sims = q @ gallery[g0 : g0 + block].T
-        s, i = sims.topk(min(k, sims.shape[1]), dim=1)
-        i += g0
-        if best_s is not None:
-            s, i = torch.cat([best_s, s], dim=1), torch.cat([best_i, i], dim=1)
-            s, order = s.topk(min(k, s.shape[1]), dim=1)
-            i = i.gather(1, order)
-        best_s, best_i = s, i
-    return best_s, best_i
 
 
 def _rank_with_ties(
@@ -107,14 +84,45 @@ def _rank_with_ties(
     idx: torch.Tensor,
     k: int,
 ) -> torch.Tensor:
-    """Sort candidates by ``(-sim, index)`` and keep ``k``: ``[c, k_search] -> [c, k]`` indices.
+    """The ``k`` nearest in ``(-sim, index)`` order from sorted candidates: ``[c, k_s] -> [c, k]``.
 
-    The candidates' similarities are first recomputed by :func:`_candidate_sims`, the same
-    arithmetic for every candidate, so equal gallery rows get equal values (a search kernel may
-    round them differently by position). If ``sims[:, k-1] == sims[:, k]`` the set may hold a
-    higher index than a tied item left out; such rows are recomputed by :func:`_exact_topk`.
+    Both the search and the elementwise re-scoring of :func:`_pair_sims` round an inner product
+    of unit vectors by at most ``D * 2**-24``, so two candidates whose searched similarities differ
+    by more than ``tol = D * 2**-22`` are in the same order under either arithmetic. Only rows
+    with adjacent candidates within ``tol`` (``sims`` is sorted) go to :func:`_rescore`; the
+    others keep the search's order.
     """
-    sims = _candidate_sims(q, gallery, idx)
+    near = (sims[:, :-1] - sims[:, 1:]) <= q.shape[1] * 2.0**-22
+    rows = near.any(dim=1).nonzero().flatten()
+    out = idx[:, :k].clone()
+    if len(rows):
+        out[rows] = _rescore(q[rows], gallery, sims[rows], idx[rows], near[rows], k)
+    return out
+
+
+def _rescore(
+    q: torch.Tensor,
+    gallery: torch.Tensor,
+    sims: torch.Tensor,
+    idx: torch.Tensor,
+    near: torch.Tensor,
+    k: int,
+) -> torch.Tensor:
+    """Re-sort candidates by ``(-sim, index)`` and keep ``k``: ``[r, k_s] -> [r, k]`` indices.
+
+    The candidates in a run of near-equal neighbours (``near [r, k_s - 1]``: adjacent gap within
+    ``tol``) are re-scored by :func:`_pair_sims`, the same arithmetic for every candidate, so
+    equal gallery rows get equal values (a search kernel may round them differently by
+    position). Re-scored values move by less than ``tol / 2``, so they stay between the
+    (unchanged) values around their run: only the order inside a run changes. If
+    ``sims[:, k-1] == sims[:, k]`` the set may hold a higher index than a tied item left out;
+    such rows are recomputed by :func:`_exact_topk`.
+    """
+    pad = near.new_zeros(len(near), 1)
+    involved = torch.cat([near, pad], dim=1) | torch.cat([pad, near], dim=1)
+    r, c = involved.nonzero(as_tuple=True)
+    sims = sims.clone()
+    sims[r, c] = _pair_sims(q, gallery, r, idx[r, c])
     order = idx.argsort(dim=1)
     sims, idx = sims.gather(1, order), idx.gather(1, order)
     order = sims.sort(dim=1, descending=True, stable=True).indices
@@ -126,23 +134,24 @@ def _rank_with_ties(
     return idx[:, :k]
 
 
-def _candidate_sims(q: torch.Tensor, gallery: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
-    """``<q_i, g_idx[i, j]>`` as elementwise products summed along ``D``: ``[c, k]``.
+def _pair_sims(
+    q: torch.Tensor, gallery: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor
+) -> torch.Tensor:
+    """``<q[rows[p]], gallery[cols[p]]>`` as elementwise products summed along ``D``: ``[P]``.
 
-    Row groups keep the gathered ``[rows, k, D]`` block near ``2**24`` elements.
+    Pairs go in groups whose gathered ``[P', D]`` blocks hold about ``2**24`` elements.
     """
-    per_row = idx.shape[1] * gallery.shape[1]
-    group = max(1, _CANDIDATE_ELEMENTS // max(1, per_row))
-    out = torch.empty(idx.shape, dtype=q.dtype, device=q.device)
-    for r0 in range(0, len(idx), group):
-        rows = idx[r0 : r0 + group].to(gallery.device)
-        out[r0 : r0 + group] = (gallery[rows] * q[r0 : r0 + group, None, :]).sum(dim=2)
+    group = max(1, _CANDIDATE_ELEMENTS // gallery.shape[1])
+    out = torch.empty(len(rows), dtype=q.dtype, device=q.device)
+    for p0 in range(0, len(rows), group):
+        g = gallery[cols[p0 : p0 + group].to(gallery.device)]
+        out[p0 : p0 + group] = (g * q[rows[p0 : p0 + group]]).sum(dim=1)
     return out
 
 
 def _elementwise_sims(q: torch.Tensor, gallery: torch.Tensor) -> torch.Tensor:
     """``[r, D], [Ng, D] -> [r, Ng]`` inner products with the arithmetic of
-    :func:`_candidate_sims` (equal gallery rows, equal values), in gallery blocks."""
+    :func:`_pair_sims` (equal gallery rows, equal values), in gallery blocks."""
     block = max(1, _CANDIDATE_ELEMENTS // max(1, len(q) * gallery.shape[1]))
     return torch.cat(
         [
@@ -180,14 +189,3 @@ def _drop_self(idx: np.ndarray, positions: np.ndarray) -> np.ndarray:
     is_self = idx == positions[:, None]
     is_self[~is_self.any(axis=1), -1] = True
     return idx[~is_self].reshape(len(idx), -1)
-
-
-@contextmanager
-def _full_precision_matmul() -> Iterator[None]:
-    """Run float32 matmuls in full precision (no TF32/bf16), restoring the user's setting."""
-    previous = torch.get_float32_matmul_precision()
-    torch.set_float32_matmul_precision("highest")
-    try:
-        yield
-    finally:
-        torch.set_float32_matmul_precision(previous)

@@ -37,8 +37,9 @@ def retrieval_metrics(
             is excluded from its own neighbours by its position.
         gallery_labels: ``[Ng]`` integer labels; given exactly when ``gallery`` is.
         ks: the ``k`` of each ``recall@k``, positive integers.
-        backend: ``"faiss"`` (exact search on CPU), ``"torch"`` (chunked matmul + topk on the
-            tensors' device) or ``"auto"``: torch for CUDA tensors, else faiss.
+        backend: ``"faiss"`` (exact search on CPU), ``"faiss_gpu"`` (a faiss-gpu flat index),
+            ``"torch"`` (chunked matmul + topk on the tensors' device) or ``"auto"``: faiss for
+            CPU input; for CUDA tensors faiss_gpu when installed, else torch.
         chunk_size: query rows per chunk (default: sized to about 4M neighbours per chunk).
 
     Returns:
@@ -74,9 +75,6 @@ def retrieval_metrics(
                 f"gallery has dimension {g.shape[1]} but query has {q.shape[1]}; "
                 "embed both with the same model"
             )
-    if backend == "auto":
-        backend = "torch" if q.is_cuda else "faiss"
-
     r = relevant_counts(q_labels, g_labels, exclude_self=self_mode)
     rows = np.flatnonzero(r > 0)
     if rows.size == 0:

@@ -1,7 +1,24 @@
-"""Training pipeline: the LightningModule, the evaluator callback and ``train(cfg)``."""
+"""Training pipeline: the LightningModule, the evaluator callback and ``train(cfg)``.
 
-from metriclab.pipeline.evaluator import RetrievalEvaluator
-from metriclab.pipeline.module import MetricLearningModule
-from metriclab.pipeline.training import train
+Names are imported on first use, so ``train.py`` can reject a config mistake before Lightning
+and torch are loaded.
+"""
 
-__all__ = ["MetricLearningModule", "RetrievalEvaluator", "train"]
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_LAZY = {
+    "MetricLearningModule": "metriclab.pipeline.module",
+    "RetrievalEvaluator": "metriclab.pipeline.evaluator",
+    "train": "metriclab.pipeline.training",
+}
+
+__all__ = sorted(_LAZY)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'metriclab.pipeline' has no attribute {name!r}")

@@ -9,6 +9,7 @@ resume needs the training state, another architecture (parameter names differ) o
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -40,13 +41,17 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
     try:
         checkpoint = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises many types for a bad file
-        first = (str(exc).strip().splitlines() or [""])[0][:160]
-        if "weights_only" in str(exc) or "Weights only load failed" in str(exc):
+        text = str(exc)
+        unsafe = re.search(r"Unsupported global: GLOBAL (\S+)", text)
+        if unsafe:
             raise ConfigError(
-                f"ckpt_path={path} holds Python objects other than tensors, which the safe "
-                "loader (torch.load weights_only=True) refuses; use a checkpoint that metriclab "
-                "wrote"
+                f"ckpt_path={path} holds a pickled Python object ({unsafe[1]}), which the safe "
+                "loader (torch.load weights_only=True) refuses to run; use a checkpoint that "
+                "metriclab wrote"
             ) from None
+        first = (text.strip().splitlines() or ["empty file"])[0][:160]
+        if first.startswith("Weights only load failed"):
+            first = "not a PyTorch file"
         raise ConfigError(
             f"ckpt_path={path} is not a readable PyTorch checkpoint ({type(exc).__name__}: "
             f"{first}); the file is truncated or corrupt: use another one (e.g. best.ckpt "

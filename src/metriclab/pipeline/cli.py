@@ -32,8 +32,8 @@ def unknown_group_option(argv: list[str], config_dir: Path) -> str | None:
     for arg in argv:
         match = GROUP_OVERRIDE.match(arg)
         group_dir = config_dir / match["group"] if match else None
-        if group_dir is None or not group_dir.is_dir():
-            continue
+        if group_dir is None or not group_dir.is_dir() or match["group"].startswith("hydra"):
+            continue  # hydra/<group> options also come from Hydra's plugins
         for option in match["value"].split(","):
             if option in ("", "null") or (group_dir / f"{option}.yaml").is_file():
                 continue
@@ -47,7 +47,7 @@ def unknown_group_option(argv: list[str], config_dir: Path) -> str | None:
 
 def check_command_line(argv: list[str], config_dir: str | Path) -> None:
     """Exit with one ``error:`` line (status 2) on an unknown config group option, before Hydra
-    prints its multi-line report (and before the slow imports)."""
+    prints its multi-line report."""
     message = unknown_group_option(argv, Path(config_dir))
     if message:
         print(f"error: {message}", file=sys.stderr)
@@ -71,7 +71,7 @@ def run(cfg: DictConfig) -> float | None:
 
     quiet_lightning()
     try:
-        metrics, _ = run_recorded(train, cfg)  # status.json; a failed sweep job returns NaN
+        metrics, _ = run_recorded(train, cfg)  # status.json; a failed sweep job returns None
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(EXIT_CONFIG)

@@ -56,6 +56,8 @@ class RetrievalEvaluator(pl.Callback):
         self.outputs: dict[int, list[dict[str, torch.Tensor]]] = {}
         self.history: list[tuple[int, dict[str, float]]] = []  # (epoch, val metrics)
         self.results: dict[str, dict[str, float]] = {}
+        # loader -> (embeddings [N, D], labels [N], dataset indices [N]) of the last evaluation
+        self.gathered: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
 
     # ------------------------------------------------------------ collection
     def _reset(self) -> None:
@@ -92,7 +94,9 @@ class RetrievalEvaluator(pl.Callback):
             emb, labels, indices = (
                 pl_module.all_gather(t).flatten(0, 1) for t in (emb, labels, indices)
             )
-        return restore_order(emb, labels, indices)
+        ordered = restore_order(emb, labels, indices)
+        self.gathered[loader] = (*ordered, np.unique(indices.cpu().numpy()))
+        return ordered
 
     def compute(self, stage: str, pl_module: pl.LightningModule) -> dict[str, float]:
         """The stage's metrics from the collected outputs (all ranks take part)."""

@@ -71,10 +71,15 @@ def check_run_dir(run_dir: Path, ckpt_path: str | None) -> None:
     check_writable(run_dir)
 
 
-def remove_partial_writes(run_dir: Path) -> None:
-    """Delete temporary checkpoint files that a killed run left behind (``.*.tmp``)."""
+def tidy_for_resume(run_dir: Path) -> None:
+    """Delete temporary checkpoint files a killed run left behind (``.*.tmp``), and keep the CSV
+    logs: Lightning's CSV logger deletes an existing ``metrics.csv`` when it starts, so the old
+    one becomes ``metrics.before-resume-<n>.csv`` beside it."""
     for stale in (run_dir / "checkpoints").glob(".*.tmp"):
         stale.unlink(missing_ok=True)
+    for csv_log in run_dir.rglob("metrics.csv"):
+        n = len(list(csv_log.parent.glob("metrics.before-resume-*.csv"))) + 1
+        csv_log.rename(csv_log.with_name(f"metrics.before-resume-{n}.csv"))
 
 
 def prepare_run(cfg: DictConfig, trainer, module, run_dir: Path) -> str | None:
@@ -92,7 +97,7 @@ def prepare_run(cfg: DictConfig, trainer, module, run_dir: Path) -> str | None:
     if trainer.is_global_zero:
         resuming = is_resuming(cfg.get("ckpt_path"), run_dir)
         if resuming:
-            remove_partial_writes(run_dir)
+            tidy_for_resume(run_dir)
         write_run_info(cfg, run_dir, resuming)
     return ckpt_path
 

@@ -10,16 +10,18 @@ Every run writes ``RUN_DIR/status.json`` (rank 0 only)::
 
 A single run re-raises its error (the CLI prints one line and exits 2 on a ``ConfigError``). A
 sweep job (``python train.py -m ...``) prints ``error: job N (overrides) failed: ...``, records it
-and returns ``{optimized_metric: NaN}``, so Hydra's launcher goes on with the next job and the
-Optuna sweeper marks the trial FAIL. A run whose optimized metric is NaN/inf (a diverged loss)
-counts as failed too.
+and returns no metric (``train.py`` returns ``None``), so Hydra's launcher goes on with the next
+job and the Optuna sweeper marks the trial FAIL (a NaN would crash hydra-optuna-sweeper 1.3 with
+optuna 2.10: its retry passes the NaN again). A run whose optimized metric is NaN/inf (a
+diverged loss) counts as failed too.
 
 DDP inside a sweep: Hydra's sweeper (Optuna's TPE included) samples a trial's values once, in the
 launching process, and passes them to the job as overrides. Lightning's DDP launcher starts ranks
 1..N-1 by re-running the command line (``sys.argv``); under ``-m`` that would start a new sweep
 in every rank, each sampling its own values. :func:`ddp_ranks_rerun_this_job` makes the command
 line the job's own overrides (and the run directory the job's directory) while the job runs, so
-every rank trains the trial the sweeper sampled.
+every rank trains the trial the sweeper sampled; after the job it ends the job's process group,
+so the next DDP job of the sweep starts a new one.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import math
+import os
 import sys
 import time
 import traceback
@@ -42,6 +45,9 @@ from pytorch_lightning.utilities.rank_zero import rank_zero_only
 from metriclab.pipeline.report import write_json_atomic
 
 log = logging.getLogger("metriclab")
+
+#: What Lightning's launcher sets in this process for its DDP children (restored after a job).
+DDP_ENV = ("MASTER_ADDR", "MASTER_PORT", "WORLD_SIZE", "NODE_RANK", "LOCAL_RANK")
 
 TrainFn = Callable[[DictConfig], tuple[dict[str, float], dict[str, Any]]]
 
@@ -77,6 +83,7 @@ def ddp_ranks_rerun_this_job(output_dir: str | Path) -> Iterator[None]:
         return
     hydra_cfg = HydraConfig.get()
     saved_argv, saved_dir = list(sys.argv), hydra_cfg.run.dir
+    saved_env = {k: os.environ.get(k) for k in DDP_ENV}
     sys.argv = [saved_argv[0], *job_overrides()]
     with read_write(hydra_cfg.run):
         hydra_cfg.run.dir = str(output_dir)
@@ -86,6 +93,22 @@ def ddp_ranks_rerun_this_job(output_dir: str | Path) -> Iterator[None]:
         sys.argv = saved_argv
         with read_write(hydra_cfg.run):
             hydra_cfg.run.dir = saved_dir
+        release_process_group(saved_env)
+
+
+def release_process_group(saved_env: dict[str, str | None]) -> None:
+    """End this job's ``torch.distributed`` group and restore the rendezvous variables, so the
+    next DDP job of the sweep starts its own group (Lightning reuses an initialised one, whose
+    peers have exited) on a fresh port."""
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
+    for key, value in saved_env.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
 
 
 def _error_line(exc: BaseException) -> str:
@@ -94,10 +117,10 @@ def _error_line(exc: BaseException) -> str:
 
 
 def run_recorded(train: TrainFn, cfg: DictConfig) -> tuple[dict[str, float], dict[str, Any]]:
-    """``train(cfg)`` that writes ``status.json``; a failed sweep job returns a NaN metric.
+    """``train(cfg)`` that writes ``status.json``; a failed sweep job returns no metrics.
 
-    Returns ``train``'s ``(metrics, objects)``; for a failed sweep job
-    ``({optimized_metric: nan}, {"error": exc})``. Outside a sweep the error propagates.
+    Returns ``train``'s ``(metrics, objects)``; for a failed sweep job ``({}, {"error": exc})``
+    (so ``metrics.get(optimized_metric)`` is ``None``). Outside a sweep the error propagates.
     """
     output_dir = Path(cfg.paths.output_dir)
     metric = cfg.get("optimized_metric") or "val/recall@1"
@@ -125,7 +148,7 @@ def run_recorded(train: TrainFn, cfg: DictConfig) -> tuple[dict[str, float], dic
             f"error: job {num} ({' '.join(record['overrides'])}) failed: {error}", file=sys.stderr
         )
         log.debug("job %s failed", num, exc_info=True)
-        return {metric: float("nan")}, {"error": exc}
+        return {}, {"error": exc}
     except BaseException as exc:  # Ctrl-C, SIGTERM (preemption): recorded, then the run stops
         elapsed = round(time.perf_counter() - start, 3)
         stopped = {**record, "status": "interrupted", "error": _error_line(exc), "time_s": elapsed}

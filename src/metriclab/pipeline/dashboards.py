@@ -1,0 +1,145 @@
+"""TensorBoard dashboards of retrieval: what the model retrieves, how similarities separate.
+
+:class:`RetrievalDashboard` reads the validation embeddings that
+:class:`~metriclab.pipeline.evaluator.RetrievalEvaluator` gathered (``evaluator.gathered``) and,
+after each validation, logs to every TensorBoard logger of the trainer:
+
+- ``val/retrieval``: an image grid, one row per sample query (the same queries every epoch): the
+  query, then its ``top_k`` nearest validation items (self excluded), framed green when they share
+  the query's label and red when not;
+- ``val/similarity_positive`` / ``val/similarity_negative``: histograms of the cosine
+  similarities of same-label and different-label pairs (among up to ``histogram_items`` items);
+
+and at the end of fitting the embedding projector (``val_embeddings``): up to ``projector_items``
+embeddings with their labels and image thumbnails. Without a TensorBoard logger it does nothing.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytorch_lightning as pl
+import torch
+from pytorch_lightning.loggers import TensorBoardLogger
+
+from metriclab.pipeline.evaluator import RetrievalEvaluator
+from metriclab.serving.index import normalized
+from metriclab.serving.render import BLUE, framed, grid, hit_color, thumbnail
+
+
+class RetrievalDashboard(pl.Callback):
+    """Logs the retrieval grid and similarity histograms each validation, the projector at the end.
+
+    Args:
+        num_queries: sample queries in the grid (drawn once, with ``seed``).
+        top_k: neighbours shown per query.
+        thumbnail_size: side of each grid tile, pixels.
+        histogram_items: items whose pairwise similarities fill the histograms (a fixed random
+            subset when the split is larger; ``n (n - 1) / 2`` pairs).
+        projector_items: embeddings in the projector (a fixed random subset); 0 disables it.
+        projector_thumbnail: side of the projector's sprite images.
+        seed: draws the queries and subsets.
+    """
+
+    def __init__(
+        self,
+        num_queries: int = 8,
+        top_k: int = 5,
+        thumbnail_size: int = 48,
+        histogram_items: int = 2000,
+        projector_items: int = 500,
+        projector_thumbnail: int = 32,
+        seed: int = 0,
+    ) -> None:
+        self.num_queries, self.top_k = int(num_queries), int(top_k)
+        self.thumbnail_size = int(thumbnail_size)
+        self.histogram_items, self.projector_items = int(histogram_items), int(projector_items)
+        self.projector_thumbnail = int(projector_thumbnail)
+        self.seed = int(seed)
+        self._seen: Any = None  # the evaluator's last gathered tuple, to log each one once
+        self._last: tuple[np.ndarray, np.ndarray, np.ndarray, Any] | None = None
+
+    @staticmethod
+    def writers(trainer: pl.Trainer) -> list:
+        """The ``SummaryWriter`` of each TensorBoard logger (rank 0 only)."""
+        if not trainer.is_global_zero:
+            return []
+        return [lg.experiment for lg in trainer.loggers if isinstance(lg, TensorBoardLogger)]
+
+    def _subset(self, n: int, size: int, salt: int) -> np.ndarray:
+        """A fixed sorted random subset of ``range(n)`` with ``min(n, size)`` rows."""
+        if n <= size:
+            return np.arange(n)
+        return np.sort(np.random.default_rng(self.seed + salt).choice(n, size, replace=False))
+
+    def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        writers = self.writers(trainer)
+        evaluator = next((c for c in trainer.callbacks if isinstance(c, RetrievalEvaluator)), None)
+        gathered = evaluator.gathered.get(0) if evaluator is not None else None
+        if trainer.sanity_checking or not writers or gathered is None or gathered is self._seen:
+            return
+        self._seen = gathered
+        dataset = trainer.datamodule.datasets.get("val") if trainer.datamodule else None
+        emb, labels, indices = gathered
+        x = normalized(emb)
+        step = trainer.global_step
+        tiles = self.retrieval_grid(x, labels, indices, dataset) if dataset is not None else None
+        pos, neg = self.pair_similarities(x, labels)
+        for writer in writers:
+            if tiles is not None:
+                writer.add_image("val/retrieval", tiles, step, dataformats="HWC")
+            if len(pos):
+                writer.add_histogram("val/similarity_positive", pos, step)
+            if len(neg):
+                writer.add_histogram("val/similarity_negative", neg, step)
+        self._last = (x, labels, indices, dataset)
+
+    def retrieval_grid(
+        self, x: np.ndarray, labels: np.ndarray, indices: np.ndarray, dataset: Any
+    ) -> np.ndarray:
+        """``uint8 [H, W, 3]``: per query row, the query and its ``top_k`` (ties: lower row)."""
+        queries = self._subset(len(x), self.num_queries, salt=1)
+        sims = x[queries] @ x.T
+        sims[np.arange(len(queries)), queries] = -np.inf  # the query itself, by position
+        order = np.argsort(-sims, axis=1, kind="stable")[:, : min(self.top_k, len(x) - 1)]
+        size = self.thumbnail_size
+        rows = []
+        for q, neighbours in zip(queries, order, strict=True):
+            row = [framed(dataset.image(int(indices[q])), size, BLUE)]
+            row += [
+                framed(dataset.image(int(indices[n])), size, hit_color(labels[q], labels[n]))
+                for n in neighbours
+            ]
+            rows.append(row)
+        return grid(rows)
+
+    def pair_similarities(self, x: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, ...]:
+        """Cosine similarities of same-label and different-label pairs ``i < j`` of a subset."""
+        keep = self._subset(len(x), self.histogram_items, salt=2)
+        sims = x[keep] @ x[keep].T
+        i, j = np.triu_indices(len(keep), k=1)
+        same = labels[keep][i] == labels[keep][j]
+        values = sims[i, j]
+        return values[same], values[~same]
+
+    def on_fit_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        writers = self.writers(trainer)
+        if not writers or self._last is None or self.projector_items <= 0:
+            return
+        x, labels, indices, dataset = self._last
+        keep = self._subset(len(x), self.projector_items, salt=3)
+        images = None
+        if dataset is not None:
+            side = self.projector_thumbnail
+            thumbs = [np.asarray(thumbnail(dataset.image(int(indices[i])), side)) for i in keep]
+            images = torch.from_numpy(np.stack(thumbs)).permute(0, 3, 1, 2).float() / 255.0
+        for writer in writers:
+            writer.add_embedding(
+                torch.from_numpy(x[keep]),
+                metadata=[int(v) for v in labels[keep]],
+                label_img=images,
+                global_step=trainer.global_step,
+                tag="val_embeddings",
+            )
+            writer.flush()

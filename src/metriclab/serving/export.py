@@ -1,0 +1,188 @@
+"""``python scripts/export.py ckpt_path=PATH [gallery=test|DIR] [out=DIR]``: ship a checkpoint.
+
+Writes into ``RUN_DIR/export/`` (or ``out=DIR``):
+
+- ``embedder.pt``: the embedding model as TorchScript (``torch.jit.trace``), images
+  ``[B, C, S, S]`` (normalised as ``index.json``'s ``transform`` says) -> embeddings ``[B, D]``;
+- ``embedder.onnx``: the same as ONNX (input ``images``, output ``embeddings``, dynamic batch);
+- ``index.faiss`` + ``index.json``: an exact cosine index over the gallery, with each row's
+  image path and label (see :mod:`metriclab.serving.index`). ``gallery=`` is a split of the run's
+  data (in-memory images such as digits are written as PNGs under ``gallery/<label>/``) or a
+  folder of images (labelled by their class sub-folder, if any).
+
+Both exported models are run on gallery images and must give the checkpoint's embeddings within
+``atol`` (default 1e-4); ONNX is checked with onnxruntime (``pip install metriclab[export]``).
+"""
+
+from __future__ import annotations
+
+import shutil
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from metriclab.errors import ConfigError
+from metriclab.serving.args import run_command
+from metriclab.serving.embedding import (
+    ImageFiles,
+    embed,
+    eval_transform,
+    folder_labels,
+    item_names,
+    list_images,
+    transform_spec,
+)
+from metriclab.serving.index import IndexMeta, save_index
+from metriclab.serving.runs import Run, build_eval_datamodule, load_model, open_run
+
+OPTIONS: dict[str, Any] = {
+    "ckpt_path": None,  # the checkpoint (or a run directory: its checkpoints/best.ckpt)
+    "gallery": "test",  # a split of the run's data (test, val, train, gallery) or a folder
+    "out": None,  # output folder (default RUN_DIR/export)
+    "onnx": True,  # also export ONNX
+    "atol": 1e-4,  # the largest embedding difference accepted for an exported model
+    "batch_size": 128,
+    "progress": True,
+}
+
+
+def export_torchscript(model: torch.nn.Module, example: torch.Tensor, path: Path) -> Path:
+    """Trace ``model`` on ``example [B, C, S, S]`` and save it (``torch.jit.load`` reads it)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # deprecation notice, shape-dependent branches
+        traced = torch.jit.trace(model, example, check_trace=False)
+        traced.save(str(path))
+    return path
+
+
+def load_torchscript(path: Path) -> torch.jit.ScriptModule:
+    """A saved TorchScript embedder, on the CPU, in eval mode."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)  # torch.jit's deprecation notice
+        return torch.jit.load(str(path), map_location="cpu").eval()
+
+
+def export_onnx(model: torch.nn.Module, example: torch.Tensor, path: Path) -> Path:
+    """Export ``model`` to ONNX with a dynamic batch axis (the TorchScript-based exporter, which
+    needs no extra package; the torch.export-based one where that is all torch offers)."""
+    names = {"input_names": ["images"], "output_names": ["embeddings"]}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            torch.onnx.export(
+                model,
+                (example,),
+                str(path),
+                dynamic_axes={"images": {0: "batch"}, "embeddings": {0: "batch"}},
+                dynamo=False,
+                **names,
+            )
+        except (TypeError, RuntimeError, NotImplementedError):  # no legacy exporter left
+            batch = torch.export.Dim("batch")
+            torch.onnx.export(
+                model, (example,), str(path), dynamic_shapes=({0: batch},), dynamo=True, **names
+            )
+    return path
+
+
+def onnx_embedder(path: Path):
+    """``images [B, C, S, S] -> embeddings [B, D]`` through onnxruntime (CPU)."""
+    try:
+        import onnxruntime
+    except ImportError:
+        raise ConfigError(
+            "onnxruntime is not installed; pip install 'metriclab[export]' (or onnxruntime)"
+        ) from None
+    session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    name = session.get_inputs()[0].name
+    return lambda images: torch.from_numpy(session.run(None, {name: images.cpu().numpy()})[0])
+
+
+def max_difference(reference: torch.nn.Module, candidate, images: torch.Tensor) -> float:
+    """``max |reference(images) - candidate(images)|`` over all entries."""
+    with torch.inference_mode():
+        return float((reference(images) - candidate(images)).abs().max())
+
+
+def gallery_dataset(run: Run, source: str, spec: dict, out: Path):
+    """``(dataset, paths, labels, class_names)`` of ``gallery=source``: a folder or a split."""
+    if Path(source).expanduser().exists():
+        files = list_images(source)
+        labels, names = folder_labels(files, source)
+        return (
+            ImageFiles(files, labels, eval_transform(spec), spec["channels"]),
+            files,
+            labels,
+            names,
+        )
+    datamodule = build_eval_datamodule(run.cfg)
+    if source not in datamodule.datasets:
+        raise ConfigError(
+            f"gallery={source}: neither a folder nor a split of the data (splits: "
+            f"{', '.join(datamodule.datasets)}); pass a split name or an image folder"
+        )
+    dataset = datamodule.datasets[source]
+    labels = dataset.labels
+    originals = dict(zip(labels.tolist(), dataset.split.labels.tolist(), strict=True))
+    names = [str(originals.get(c, c)) for c in range(int(labels.max()) + 1)]  # the data's ids
+    paths = item_names(dataset, source)
+    if isinstance(dataset.split.items, np.ndarray):  # in-memory images: write them as PNGs
+        shutil.rmtree(out / "gallery", ignore_errors=True)  # a previous export's
+        paths = [str(out / "gallery" / names[y] / f"{i:06d}.png") for i, y in enumerate(labels)]
+        for i, path in enumerate(paths):
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            dataset.image(i).save(path)
+    return dataset, paths, labels, names
+
+
+def export_run(run: Run, options: dict[str, Any]) -> tuple[Path, IndexMeta]:
+    """Export the models and the gallery index of ``run``; see the module docstring."""
+    out = Path(options["out"]) if options["out"] else run.run_dir / "export"
+    out.mkdir(parents=True, exist_ok=True)
+    model = load_model(run, "cpu")
+    spec = transform_spec(run.cfg.data)
+    dataset, paths, labels, names = gallery_dataset(run, str(options["gallery"]), spec, out)
+    sample = torch.stack([dataset[i][0] for i in range(min(16, len(dataset)))])
+    models = {"torchscript": export_torchscript(model, sample[:2], out / "embedder.pt").name}
+    check = {
+        "torchscript": max_difference(model, load_torchscript(out / models["torchscript"]), sample)
+    }
+    if options["onnx"]:
+        models["onnx"] = export_onnx(model, sample[:2], out / "embedder.onnx").name
+        check["onnx"] = max_difference(model, onnx_embedder(out / models["onnx"]), sample)
+    for name, diff in check.items():
+        if not diff <= options["atol"]:
+            raise ConfigError(
+                f"the {name} export differs from the checkpoint by {diff:.2e} > atol="
+                f"{options['atol']}; this backbone does not trace faithfully, export without it"
+            )
+    emb, _ = embed(model, dataset, options["batch_size"], "cpu", 0, options["progress"], "gallery")
+    meta = IndexMeta(
+        paths=list(paths),
+        labels=[int(y) for y in labels],
+        class_names=names,
+        models=models,
+        transform=spec,
+        embedding_size=int(emb.shape[1]),
+        source=str(options["gallery"]),
+        checkpoint=str(run.ckpt),
+        check=check,
+    )
+    save_index(out, emb, meta)
+    return out, meta
+
+
+def _main(options: dict[str, Any], overrides: list[str]) -> None:
+    run = open_run(options["ckpt_path"], overrides)
+    out, meta = export_run(run, options)
+    diffs = ", ".join(f"{k} max |diff| {v:.1e}" for k, v in meta.check.items())
+    print(f"exported {', '.join(meta.models.values())} ({diffs}) to {out}")
+    print(f"index: {len(meta.paths)} images of gallery={meta.source}, D={meta.embedding_size}")
+
+
+def main(argv: list[str]) -> int:
+    """The command; returns the exit status (2 with one ``error:`` line for a user mistake)."""
+    return run_command(_main, argv, OPTIONS, allow_overrides=True)

@@ -1,0 +1,214 @@
+"""Bad input is refused with one actionable line, a non-zero exit and no ``metrics.json``.
+
+Most cases call the CLI wrapper (:func:`metriclab.pipeline.cli.run`) in-process and check its
+exit status and stderr; the two that Hydra itself would handle (an unknown ``group=option``, a
+run directory that holds a run) start ``train.py`` in a subprocess.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from conftest import TINY, compose_config
+from omegaconf import read_write
+
+from metriclab.errors import ConfigError
+from metriclab.losses import ContrastiveLoss
+from metriclab.pipeline import train
+from metriclab.pipeline.cli import run, unknown_group_option
+from metriclab.pipeline.faults import NonFiniteLossGuard
+from metriclab.pipeline.run_dir import RunDirGuard
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+class NaNAtCall(ContrastiveLoss):
+    """The contrastive loss, NaN at the 1-based training calls in ``nan_calls`` (tests only)."""
+
+    def __init__(self, nan_calls=(), **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.nan_calls, self.calls = set(nan_calls), 0
+
+    def forward(self, *args, **kwargs) -> torch.Tensor:
+        loss = super().forward(*args, **kwargs)
+        self.calls += 1
+        return loss * float("nan") if self.calls in self.nan_calls else loss
+
+
+def nan_loss(*calls: int) -> list[str]:
+    return [
+        "loss=contrastive",
+        f"loss._target_={__name__}.NaNAtCall",
+        f"+loss.nan_calls={list(calls)}",
+    ]
+
+
+@pytest.fixture(scope="module")
+def trained_ckpt(tmp_path_factory) -> Path:
+    """``last.ckpt`` of a one-epoch run with ``head.embedding_size=32`` and small_cnn."""
+    run_dir = tmp_path_factory.mktemp("trained") / "run"
+    train(compose_config([*TINY, "logger=csv"], run_dir))
+    return run_dir / "checkpoints" / "last.ckpt"
+
+
+def refused(cfg, capsys, status: int = 2) -> str:
+    """Run the CLI wrapper on ``cfg``; check the status, one ``error:`` line, no traceback and no
+    ``metrics.json``; return the line."""
+    with pytest.raises(SystemExit) as exited:
+        run(cfg)
+    err = capsys.readouterr().err
+    assert exited.value.code == status, err[-2000:]
+    lines = [line for line in err.splitlines() if line.startswith("error:")]
+    assert len(lines) == 1, err[-2000:]
+    assert "Traceback" not in err
+    assert not (Path(cfg.paths.output_dir) / "metrics.json").exists()
+    return lines[0]
+
+
+def cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONWARNINGS": "ignore"}
+    return subprocess.run(
+        [sys.executable, str(ROOT / "train.py"), *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def one_error_line(result: subprocess.CompletedProcess) -> str:
+    assert result.returncode == 2, result.stderr[-2000:]
+    lines = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(lines) == 1 and "Traceback" not in result.stderr, result.stderr[-2000:]
+    return lines[0]
+
+
+# ------------------------------------------------------------------ command line / run directory
+@pytest.mark.slow
+def test_unknown_group_option_lists_the_available_ones(tmp_path):
+    line = one_error_line(cli("loss=circl", cwd=tmp_path))
+    assert "loss=circl" in line and "available:" in line and "circle, contrastive" in line
+    assert not (tmp_path / "outputs").exists()  # refused before Hydra made a run directory
+
+
+def test_unknown_group_option_parsing():
+    configs = ROOT / "configs"
+    assert unknown_group_option(["loss=circle", "miner=none", "seed=3"], configs) is None
+    assert unknown_group_option(["data.root=/x", "debug=null", "+x=1"], configs) is None
+    assert unknown_group_option(["hydra/launcher=submitit_slurm"], configs) is None  # a plugin's
+    assert "miner=bogus" in unknown_group_option(["-m", "miner=none,bogus"], configs)
+    assert "loss/distance=manhattan" in unknown_group_option(["loss/distance=manhattan"], configs)
+
+
+@pytest.mark.slow
+def test_a_new_run_never_writes_into_a_directory_that_holds_a_run(tmp_path):
+    run_dir = tmp_path / "run"
+    (run_dir / "checkpoints").mkdir(parents=True)
+    (run_dir / "checkpoints" / "last.ckpt").write_bytes(b"old")
+    (run_dir / ".hydra").mkdir()
+    (run_dir / ".hydra" / "config.yaml").write_text("the old run's config\n")
+    line = one_error_line(cli(f"hydra.run.dir={run_dir}", cwd=tmp_path))
+    assert "already holds a run" in line and "ckpt_path=last" in line
+    assert (run_dir / ".hydra" / "config.yaml").read_text() == "the old run's config\n"
+    assert sorted(p.name for p in run_dir.iterdir()) == [".hydra", "checkpoints"]
+
+
+def test_train_refuses_a_directory_that_holds_a_run(make_cfg, tmp_path, capsys):
+    (tmp_path / "run" / "checkpoints").mkdir(parents=True)
+    (tmp_path / "run" / "checkpoints" / "best.ckpt").write_bytes(b"old")
+    assert "already holds a run (checkpoints/best.ckpt)" in refused(make_cfg(), capsys)
+    assert (tmp_path / "run" / "checkpoints" / "best.ckpt").read_bytes() == b"old"
+
+
+def test_an_unwritable_run_directory(make_cfg, tmp_path, capsys):
+    (tmp_path / "run").write_text("a file where the run directory should be")
+    with pytest.raises(ConfigError, match="cannot write the run directory .*hydra.run.dir=DIR"):
+        train(make_cfg())
+    cfg = make_cfg()
+    with read_write(cfg.hydra.run):
+        cfg.hydra.run.dir = str(tmp_path / "run" / "sub")
+    with pytest.raises(SystemExit) as exited:  # Hydra's callback, before .hydra/ is written
+        RunDirGuard().on_run_start(cfg)
+    assert exited.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: cannot write the run directory") and err.count("\n") == 1
+
+
+# ------------------------------------------------------------------------------ data and sizes
+@pytest.mark.parametrize(
+    ("overrides", "expected"),
+    [
+        (["data.batch_size=50"], "not a multiple of sampler.m=16"),
+        (["data.batch_size=64"], "needs 4 classes but the training split has 3"),
+        (["loss=proxy_anchor", "+loss.embedding_size=64"], "loss.embedding_size=64"),
+        (["on_nonfinite_loss=ignore"], "on_nonfinite_loss=ignore is not an option"),
+    ],
+)
+def test_config_mistakes(make_cfg, capsys, overrides, expected):
+    assert expected in refused(make_cfg(*overrides), capsys)
+
+
+def test_an_empty_dataset_root(make_cfg, tmp_path, capsys):
+    (tmp_path / "empty").mkdir()
+    reader = "data.reader._target_=metriclab.data.readers.read_folder"
+    line = refused(make_cfg(reader, f"data.root={tmp_path / 'empty'}"), capsys)
+    assert "data.root" in line and str(tmp_path / "empty") in line
+
+
+# -------------------------------------------------------------------------------- checkpoints
+def test_a_missing_checkpoint(make_cfg, tmp_path, capsys):
+    line = refused(make_cfg(f"ckpt_path={tmp_path / 'nope.ckpt'}"), capsys)
+    assert "no checkpoint at" in line and "nope.ckpt" in line
+    assert "hydra.run.dir" in refused(make_cfg("ckpt_path=last"), capsys)
+
+
+@pytest.mark.parametrize("damage", ["truncated", "text"])
+def test_a_corrupt_checkpoint(make_cfg, trained_ckpt, tmp_path, capsys, damage):
+    bad = tmp_path / "bad.ckpt"
+    data = trained_ckpt.read_bytes()
+    bad.write_bytes(data[: len(data) // 2] if damage == "truncated" else b"not a checkpoint\n")
+    line = refused(make_cfg(f"ckpt_path={bad}"), capsys)
+    assert "not a readable PyTorch checkpoint" in line and "truncated or corrupt" in line
+
+
+def test_a_weights_only_file_cannot_resume(make_cfg, trained_ckpt, tmp_path, capsys):
+    weights = tmp_path / "weights.ckpt"
+    state = torch.load(trained_ckpt, weights_only=True)["state_dict"]
+    torch.save({"state_dict": state}, weights)
+    assert "holds weights only" in refused(make_cfg(f"ckpt_path={weights}"), capsys)
+
+
+def test_a_checkpoint_with_another_embedding_size(make_cfg, trained_ckpt, capsys):
+    line = refused(make_cfg(f"ckpt_path={trained_ckpt}", "head.embedding_size=16"), capsys)
+    assert "model.head.fc.weight is [32, " in line and "set head.embedding_size=32" in line
+
+
+def test_a_checkpoint_of_another_architecture(make_cfg, trained_ckpt, capsys):
+    resnet = ["backbone=resnet18", "backbone.pretrained=false", "head.embedding_size=32"]
+    cfg = make_cfg(f"ckpt_path={trained_ckpt}", *resnet, "trainer.accelerator=cpu", tiny=False)
+    line = refused(cfg, capsys)
+    assert "another architecture" in line and "model.backbone." in line
+
+
+# --------------------------------------------------------------------------- numerical faults
+def test_a_nan_loss_stops_the_run_and_names_the_step_and_checkpoint(make_cfg, tmp_path, capsys):
+    line = refused(make_cfg("trainer.max_epochs=2", *nan_loss(5)), capsys, status=3)
+    last = tmp_path / "run" / "checkpoints" / "last.ckpt"
+    assert "loss is nan at epoch 1, batch 1 (global step 4)" in line
+    assert f"Last good checkpoint: {last}" in line and "on_nonfinite_loss=skip" in line
+    assert torch.load(last, weights_only=True)["global_step"] == 3  # epoch 0's, untouched
+
+
+def test_a_nan_loss_is_skipped_when_asked(make_cfg, tmp_path):
+    _, objects = train(make_cfg("trainer.max_epochs=2", "on_nonfinite_loss=skip", *nan_loss(2)))
+    guard = next(c for c in objects["trainer"].callbacks if isinstance(c, NonFiniteLossGuard))
+    assert guard.skipped_steps == [1]
+    assert objects["trainer"].global_step == 6  # the skipped step still counts
+    assert all(torch.isfinite(p).all() for p in objects["module"].parameters())
+    assert (tmp_path / "run" / "metrics.json").is_file()
