@@ -52,3 +52,13 @@ def test_clustering_metrics_rejects(args: tuple, kwargs: dict, match: str) -> No
     with pytest.raises(ValueError, match=match) as info:
         clustering_metrics(*args, **kwargs)
     assert "\n" not in str(info.value)
+
+
+def test_huge_finite_values_are_not_mistaken_for_inf() -> None:
+    from metriclab.evaluation.inputs import as_embeddings
+
+    x = np.full((4, 3), 3e38, dtype=np.float32)  # the sum overflows, every entry is finite
+    assert as_embeddings(x, "query").shape == (4, 3)
+    x[2, 0] = -np.inf
+    with pytest.raises(ValueError, match=r"first bad row: 2"):
+        as_embeddings(x, "query")

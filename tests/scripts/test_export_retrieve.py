@@ -89,6 +89,13 @@ def test_folder_gallery_and_onnx_queries(digits_run: Path, tmp_path: Path) -> No
     assert json.loads((out / "index.json").read_text())["source"] == str(gallery)
 
 
+def test_export_errors(digits_run: Path, tmp_path: Path, capsys) -> None:
+    assert export.main([f"ckpt_path={digits_run}", "gallery=query", f"out={tmp_path}"]) == 2
+    assert "gallery=query: the data has no query split" in capsys.readouterr().err
+    assert export.main([f"ckpt_path={digits_run}", f"gallery={tmp_path}/none"]) == 2
+    assert "none is neither an image file nor a folder" in capsys.readouterr().err
+
+
 def test_retrieve_errors(tmp_path: Path, capsys) -> None:
     assert search.main([f"index={tmp_path}", "query=x.png"]) == 2
     assert "no index.faiss + index.json there" in capsys.readouterr().err

@@ -37,7 +37,8 @@ def as_embeddings(x: Any, name: str) -> torch.Tensor:
     if t.shape[0] == 0 or t.shape[1] == 0:
         raise ValueError(f"{name} is empty (shape {tuple(t.shape)}); pass at least one embedding")
     t = t.float()
-    if not bool(torch.isfinite(t).all()):
+    # a NaN/Inf makes the sum non-finite; only then (or on overflow) look for the row
+    if not bool(torch.isfinite(t.sum())) and not bool(torch.isfinite(t).all()):
         bad = int((~torch.isfinite(t).all(dim=1)).nonzero()[0, 0])
         raise ValueError(
             f"{name} contains NaN or Inf (first bad row: {bad}); check the model's outputs"

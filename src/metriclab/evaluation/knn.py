@@ -92,8 +92,13 @@ def _rank_with_ties(
     with adjacent candidates within ``tol`` (``sims`` is sorted) go to :func:`_rescore`; the
     others keep the search's order.
     """
-    near = (sims[:, :-1] - sims[:, 1:]) <= q.shape[1] * 2.0**-22
-    rows = near.any(dim=1).nonzero().flatten()
+    tol = q.shape[1] * 2.0**-22
+    if sims.is_cuda:
+        near = (sims[:, :-1] - sims[:, 1:]) <= tol
+        rows = near.any(dim=1).nonzero().flatten()
+    else:  # numpy: on small CPU arrays it skips torch's thread-pool start-up after FAISS's
+        near_np = np.diff(sims.numpy(), axis=1) >= -tol
+        near, rows = torch.from_numpy(near_np), torch.from_numpy(np.flatnonzero(near_np.any(1)))
     out = idx[:, :k].clone()
     if len(rows):
         out[rows] = _rescore(q[rows], gallery, sims[rows], idx[rows], near[rows], k)

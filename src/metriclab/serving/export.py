@@ -49,6 +49,9 @@ OPTIONS: dict[str, Any] = {
 }
 
 
+SPLITS = ("train", "val", "test", "query", "gallery")
+
+
 def export_torchscript(model: torch.nn.Module, example: torch.Tensor, path: Path) -> Path:
     """Trace ``model`` on ``example [B, C, S, S]`` and save it (``torch.jit.load`` reads it)."""
     with warnings.catch_warnings():
@@ -108,8 +111,9 @@ def max_difference(reference: torch.nn.Module, candidate, images: torch.Tensor) 
 
 
 def gallery_dataset(run: Run, source: str, spec: dict, out: Path):
-    """``(dataset, paths, labels, class_names)`` of ``gallery=source``: a folder or a split."""
-    if Path(source).expanduser().exists():
+    """``(dataset, paths, labels, class_names)`` of ``gallery=source``: a split name (``train``,
+    ``val``, ``test``, ``query``, ``gallery``) or else a folder (``./test`` for one named so)."""
+    if source not in SPLITS:
         files = list_images(source)
         labels, names = folder_labels(files, source)
         return (
@@ -121,8 +125,8 @@ def gallery_dataset(run: Run, source: str, spec: dict, out: Path):
     datamodule = build_eval_datamodule(run.cfg)
     if source not in datamodule.datasets:
         raise ConfigError(
-            f"gallery={source}: neither a folder nor a split of the data (splits: "
-            f"{', '.join(datamodule.datasets)}); pass a split name or an image folder"
+            f"gallery={source}: the data has no {source} split (it has "
+            f"{', '.join(datamodule.datasets)}); pass one of those or an image folder"
         )
     dataset = datamodule.datasets[source]
     labels = dataset.labels
