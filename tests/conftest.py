@@ -6,36 +6,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from hydra import compose, initialize_config_dir
+from config_helpers import TINY, compose_config
 from hydra.core.global_hydra import GlobalHydra
-from hydra.core.hydra_config import HydraConfig
-from omegaconf import DictConfig, open_dict
-
-ROOT = Path(__file__).resolve().parents[1]
-CONFIGS = ROOT / "configs"
-
-#: Overrides that make a digits run take a second or two.
-TINY = [
-    "trainer.max_epochs=1",
-    "trainer.limit_train_batches=3",
-    "trainer.accelerator=cpu",
-    "callbacks.progress_bar=null",
-    "backbone.width=16",
-    "head.embedding_size=32",
-]
-
-
-def compose_config(overrides: list[str], output_dir: Path | None = None) -> DictConfig:
-    """``configs/train.yaml`` with ``overrides``, as ``python train.py`` would see it."""
-    GlobalHydra.instance().clear()
-    with initialize_config_dir(config_dir=str(CONFIGS), version_base="1.3"):
-        cfg = compose("train", overrides=overrides, return_hydra_config=True)
-    if output_dir is not None:
-        with open_dict(cfg):
-            cfg.paths.output_dir = str(output_dir)
-            cfg.hydra.runtime.output_dir = str(output_dir)
-        HydraConfig().set_config(cfg)
-    return cfg
+from omegaconf import DictConfig
 
 
 @pytest.fixture

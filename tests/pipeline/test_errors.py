@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import TINY, compose_config
+from config_helpers import TINY, compose_config
 from omegaconf import read_write
 
 from metriclab.errors import ConfigError

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 import pytorch_lightning as pl
 import torch
-from conftest import TINY, compose_config
+from config_helpers import TINY, compose_config
 
 from metriclab.pipeline import train
 from metriclab.pipeline.checkpoint import AtomicCheckpointIO
