@@ -18,10 +18,12 @@ CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 BACKBONES = sorted(p.stem for p in (CONFIGS / "backbone").glob("*.yaml"))
 
 
-def compose_group(name: str, channels: int = 3):
-    """Compose ``name`` (e.g. ``backbone/resnet18``) with ``data.channels`` set, offline."""
+def compose_group(name: str, channels: int = 3, image_size: int = 8):
+    """Compose ``name`` (e.g. ``backbone/resnet18``) with ``data.channels`` and
+    ``data.image_size`` set (what the data config gives a run), offline."""
+    overrides = [f"+data.channels={channels}", f"+data.image_size={image_size}"]
     with initialize_config_dir(config_dir=str(CONFIGS), version_base="1.3"):
-        cfg = compose(config_name=name, overrides=[f"+data.channels={channels}"])
+        cfg = compose(config_name=name, overrides=overrides)
     group = cfg[name.split("/")[0]]
     if "pretrained" in group:
         group.pretrained = False  # no network in tests
