@@ -16,6 +16,7 @@ Labels are remapped to ``0..C-1`` per split (query and gallery together).
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Callable, Sequence
 
 import pytorch_lightning as pl
@@ -30,6 +31,25 @@ from metriclab.data.transforms import IMAGENET_MEAN, IMAGENET_STD, build_transfo
 from metriclab.errors import ConfigError
 
 log = logging.getLogger("metriclab.data")
+
+
+def usable_workers(requested: int) -> int:
+    """``requested`` DataLoader workers, capped at the CPU cores this process may use.
+
+    The dataset configs ask for a GPU machine's worth of workers (8 for 224 px JPEGs); on a
+    laptop or a 2-core CI box more workers than cores only add contention. Logs once when capped.
+    """
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    cores = max(1, cores or 1)
+    if requested > cores:
+        if requested not in _CAPPED:
+            log.info("data.num_workers=%d capped at the %d CPU cores available", requested, cores)
+            _CAPPED.add(requested)
+        return cores
+    return requested
+
+
+_CAPPED: set[int] = set()
 
 SamplerFactory = Callable[..., Sampler]
 
@@ -198,7 +218,7 @@ class MetricDataModule(pl.LightningDataModule):
         self.train_batch_sampler()
 
     def _loader(self, dataset: MetricDataset, **kwargs) -> DataLoader:
-        workers = self.num_workers
+        workers = usable_workers(self.num_workers)
         return DataLoader(
             dataset,
             num_workers=workers,
