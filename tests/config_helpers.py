@@ -1,4 +1,5 @@
-"""Composing the real training config for tests (imported as ``config_helpers``).
+"""Composing the real training config, and running ``train.py``, for tests (imported as
+``config_helpers``).
 
 A module of its own, not ``conftest``: several test folders have a ``conftest.py``, so
 ``from conftest import ...`` would pick whichever comes first on ``sys.path``.
@@ -6,6 +7,9 @@ A module of its own, not ``conftest``: several test folders have a ``conftest.py
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 from hydra import compose, initialize_config_dir
@@ -38,3 +42,24 @@ def compose_config(overrides: list[str], output_dir: Path | None = None) -> Dict
             cfg.hydra.runtime.output_dir = str(output_dir)
         HydraConfig().set_config(cfg)
     return cfg
+
+
+def run_train(*args: str, cwd: Path, timeout: int = 600, **env: str) -> subprocess.CompletedProcess:
+    """``python train.py *args`` in a subprocess started in ``cwd`` (extra environment ``env``)."""
+    environment = {**os.environ, "HYDRA_FULL_ERROR": "0", "PYTHONWARNINGS": "ignore", **env}
+    return subprocess.run(
+        [sys.executable, str(ROOT / "train.py"), *args],
+        cwd=cwd,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def one_error_line(result: subprocess.CompletedProcess) -> str:
+    """The single ``error:`` line of a run that exited with status 2 and printed no traceback."""
+    assert result.returncode == 2, result.stderr[-2000:]
+    lines = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(lines) == 1 and "Traceback" not in result.stderr, result.stderr[-2000:]
+    return lines[0]

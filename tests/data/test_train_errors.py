@@ -3,12 +3,10 @@ metrics."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from config_helpers import one_error_line, run_train
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -18,29 +16,10 @@ except ImportError:
     import fixtures
 
 
-def run_train(cwd: Path, *overrides: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "HYDRA_FULL_ERROR": "0", "PYTHONWARNINGS": "ignore"}
-    return subprocess.run(
-        [sys.executable, str(REPO / "train.py"), *overrides],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-
-
-def one_error_line(result: subprocess.CompletedProcess) -> str:
-    assert result.returncode == 2, result.stderr[-2000:]
-    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
-    assert len(errors) == 1 and "Traceback" not in result.stderr, result.stderr[-2000:]
-    return errors[0]
-
-
 @pytest.mark.slow
 def test_missing_root_is_one_error_line_naming_files_and_prepare_command(tmp_path):
     missing = tmp_path / "nonexistent"
-    error = one_error_line(run_train(tmp_path, "data=cub", f"data.root={missing}"))
+    error = one_error_line(run_train("data=cub", f"data.root={missing}", cwd=tmp_path))
     for part in ("cub", str(missing), "images.txt", "image_class_labels.txt"):
         assert part in error, part
     assert f"python scripts/prepare_data.py cub --root {missing}" in error
@@ -54,7 +33,6 @@ def test_broken_image_is_one_error_line_naming_the_file(tmp_path, workers):
     broken = sorted((base / "images").rglob("*.jpg"))[1]  # a training image of class 1
     broken.write_bytes(b"\xff\xd8 not a jpeg")
     result = run_train(
-        tmp_path,
         "data=cub",
         f"data.root={base}",
         f"data.num_workers={workers}",
@@ -66,6 +44,7 @@ def test_broken_image_is_one_error_line_naming_the_file(tmp_path, workers):
         "trainer.max_epochs=1",
         "logger=csv",
         "callbacks.dashboards=null",
+        cwd=tmp_path,
     )
     error = one_error_line(result)
     assert f"cannot read image {broken}" in error

@@ -7,14 +7,12 @@ run directory that holds a run) start ``train.py`` in a subprocess.
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import torch
-from config_helpers import TINY, compose_config
+from config_helpers import TINY, compose_config, one_error_line, run_train
 from omegaconf import read_write
 
 from metriclab.errors import ConfigError
@@ -71,22 +69,7 @@ def refused(cfg, capsys, status: int = 2) -> str:
 
 
 def cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONWARNINGS": "ignore"}
-    return subprocess.run(
-        [sys.executable, str(ROOT / "train.py"), *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-
-
-def one_error_line(result: subprocess.CompletedProcess) -> str:
-    assert result.returncode == 2, result.stderr[-2000:]
-    lines = [line for line in result.stderr.splitlines() if line.startswith("error:")]
-    assert len(lines) == 1 and "Traceback" not in result.stderr, result.stderr[-2000:]
-    return lines[0]
+    return run_train(*args, cwd=cwd, timeout=300, OMP_NUM_THREADS="1")
 
 
 # ------------------------------------------------------------------ command line / run directory

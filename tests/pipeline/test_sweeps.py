@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from config_helpers import TINY
 from hydra.core.global_hydra import GlobalHydra
 from omegaconf import open_dict
 
@@ -23,14 +24,6 @@ from metriclab.errors import ConfigError
 from metriclab.pipeline import sweeps
 
 ROOT = Path(__file__).resolve().parents[2]
-TINY = [
-    "trainer.max_epochs=1",
-    "trainer.limit_train_batches=3",
-    "trainer.accelerator=cpu",
-    "callbacks.progress_bar=null",
-    "backbone.width=16",
-    "head.embedding_size=32",
-]
 
 
 def load_script(name: str, path: Path):
