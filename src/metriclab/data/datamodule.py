@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 import pytorch_lightning as pl
 import torch
@@ -66,7 +67,8 @@ class MetricDataModule(pl.LightningDataModule):
         num_workers, pin_memory, persistent_workers: DataLoader options (pinning only with CUDA).
         image_size: the side the model sees; ``resize_size`` the test-time resize (default by
             ``train_augment``, see :mod:`metriclab.data.transforms`); ``crop_scale`` the area range
-            of the standard random crop.
+            of the standard random crop; ``affine`` the ranges of the ``"affine"`` augmentation
+            (``degrees``, ``translate``, ``scale``, ``shear``).
         channels: 1 (grayscale) or 3 (RGB); ``mean`` / ``std`` per channel.
         val_classes: validation classes sliced off the training classes (count or fraction).
         val_on_test: validate on the test split (papers' older protocol) instead.
@@ -92,6 +94,7 @@ class MetricDataModule(pl.LightningDataModule):
         image_size: int = 224,
         resize_size: int | None = None,
         crop_scale: Sequence[float] = (0.16, 1.0),
+        affine: Mapping[str, Any] | None = None,
         train_augment: str = "standard",
         channels: int = 3,
         mean: Sequence[float] = IMAGENET_MEAN,
@@ -123,6 +126,7 @@ class MetricDataModule(pl.LightningDataModule):
             train_augment=train_augment,
             resize_size=resize_size,
             crop_scale=crop_scale,
+            affine=dict(affine) if affine else None,
             mean=mean,
             std=std,
         )
