@@ -110,12 +110,11 @@ def test_loader_workers_are_capped_at_the_usable_cores(cub_root, monkeypatch, ca
     monkeypatch.setattr(
         datamodule_module.os, "sched_getaffinity", lambda pid: {0, 1}, raising=False
     )
-    monkeypatch.setattr(datamodule_module, "_CAPPED", set())
     assert datamodule_module.usable_workers(0) == 0
     assert datamodule_module.usable_workers(2) == 2
-    module = cub_module(cub_root, num_workers=8)
-    module.setup()
     with caplog.at_level(logging.INFO, logger="metriclab.data"):
-        loader = module.eval_dataloader("test")
+        module = cub_module(cub_root, num_workers=8)
+    module.setup()
+    loader = module.eval_dataloader("test")
     assert loader.num_workers == 2
     assert "data.num_workers=8 capped at the 2 CPU cores" in caplog.text

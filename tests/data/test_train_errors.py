@@ -3,12 +3,8 @@ metrics."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from config_helpers import one_error_line, run_train
-
-REPO = Path(__file__).resolve().parents[2]
 
 try:  # tests/ as a package, or (pytest's default) this folder on sys.path
     from tests.data import fixtures

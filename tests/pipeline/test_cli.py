@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import json
-import subprocess
-from pathlib import Path
 
 import pytest
 from config_helpers import run_train
 
-ROOT = Path(__file__).resolve().parents[2]
 FAST = [
     "trainer.max_epochs=1",
     "trainer.limit_train_batches=3",
@@ -18,14 +15,10 @@ FAST = [
 ]
 
 
-def run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    return run_train(*args, cwd=cwd)
-
-
 @pytest.mark.slow
 def test_run_writes_what_the_spec_lists(tmp_path):
     run_dir = tmp_path / "run"
-    result = run_cli(
+    result = run_train(
         *FAST, "loss=circle", "miner=multisim", f"hydra.run.dir={run_dir}", cwd=tmp_path
     )
     assert result.returncode == 0, result.stderr[-2000:]
@@ -42,7 +35,7 @@ def test_run_writes_what_the_spec_lists(tmp_path):
 
 @pytest.mark.slow
 def test_sweep_writes_one_directory_per_job(tmp_path):
-    result = run_cli(
+    result = run_train(
         "-m", "loss=contrastive,triplet", *FAST, f"paths.log_dir={tmp_path}", cwd=tmp_path
     )
     assert result.returncode == 0, result.stderr[-2000:]
@@ -55,7 +48,7 @@ def test_sweep_writes_one_directory_per_job(tmp_path):
 
 def test_user_mistake_is_one_line_and_writes_no_metrics(tmp_path):
     run_dir = tmp_path / "run"
-    result = run_cli("data.batch_size=50", f"hydra.run.dir={run_dir}", cwd=tmp_path)
+    result = run_train("data.batch_size=50", f"hydra.run.dir={run_dir}", cwd=tmp_path)
     assert result.returncode == 2
     errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
     assert len(errors) == 1 and "data.batch_size=50" in errors[0] and "sampler.m=16" in errors[0]
@@ -66,7 +59,7 @@ def test_user_mistake_is_one_line_and_writes_no_metrics(tmp_path):
 @pytest.mark.slow
 def test_ddp_on_two_cpu_processes_runs_end_to_end(tmp_path):
     run_dir = tmp_path / "run"
-    result = run_cli(
+    result = run_train(
         "trainer=ddp",
         "trainer.accelerator=cpu",
         "trainer.devices=2",

@@ -38,19 +38,15 @@ def usable_workers(requested: int) -> int:
     """``requested`` DataLoader workers, capped at the CPU cores this process may use.
 
     The dataset configs ask for a GPU machine's worth of workers (8 for 224 px JPEGs); on a
-    laptop or a 2-core CI box more workers than cores only add contention. Logs once when capped.
+    laptop or a 2-core CI box more workers than cores only add contention. Logs when capped.
     """
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     cores = max(1, cores or 1)
     if requested > cores:
-        if requested not in _CAPPED:
-            log.info("data.num_workers=%d capped at the %d CPU cores available", requested, cores)
-            _CAPPED.add(requested)
+        log.info("data.num_workers=%d capped at the %d CPU cores available", requested, cores)
         return cores
     return requested
 
-
-_CAPPED: set[int] = set()
 
 SamplerFactory = Callable[..., Sampler]
 
@@ -118,7 +114,7 @@ class MetricDataModule(pl.LightningDataModule):
         self.reader, self.name, self.root = reader, name, root
         self.batch_size = int(batch_size)
         self.eval_batch_size = int(eval_batch_size or 2 * batch_size)
-        self.num_workers = int(num_workers)
+        self.num_workers = usable_workers(int(num_workers))
         self.pin_memory, self.persistent_workers = bool(pin_memory), bool(persistent_workers)
         self.channels = channels
         transform_args = dict(
@@ -222,7 +218,7 @@ class MetricDataModule(pl.LightningDataModule):
         self.train_batch_sampler()
 
     def _loader(self, dataset: MetricDataset, **kwargs) -> DataLoader:
-        workers = usable_workers(self.num_workers)
+        workers = self.num_workers
         return DataLoader(
             dataset,
             num_workers=workers,
