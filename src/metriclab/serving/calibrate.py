@@ -1,0 +1,97 @@
+"""Choosing the open-set threshold: answer ``unknown`` when the confidence is below it.
+
+Held-out calibration queries (some of enrolled classes, ideally some of classes that are not)
+are classified; from their confidences ``s_i``, correctness ``c_i`` (right class; never for a
+query of an unenrolled class) and ``known_i``:
+
+- ``target_precision=p``: the lowest threshold ``t`` with
+  ``sum_i c_i [s_i >= t] / sum_i [s_i >= t] >= p`` (the most answers at that precision);
+- ``target_fmr=f``: the lowest ``t`` that accepts at most ``floor(f M)`` of the ``M``
+  calibration queries of unenrolled classes (the open-set false-match rate: the fraction of
+  strangers given a name).
+
+:func:`calibrate` returns the threshold, the target and the precision-coverage curve it came
+from (at most :data:`CURVE_POINTS` points), as ``index.json``'s ``classifier`` block stores them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from metriclab.errors import ConfigError
+from metriclab.evaluation.openset import (
+    decision_metrics,
+    precision_coverage,
+    threshold_at_fmr,
+    threshold_at_precision,
+)
+
+CURVE_POINTS = 200
+
+
+def calibrate(
+    scores: np.ndarray,
+    correct: np.ndarray,
+    known: np.ndarray,
+    target_precision: float | None = None,
+    target_fmr: float | None = None,
+) -> dict[str, Any]:
+    """The threshold for one target (see the module docstring) and what it gives.
+
+    Args:
+        scores: ``[N]`` classifier confidences of the calibration queries.
+        correct: ``[N]`` bool, the predicted class is the query's class.
+        known: ``[N]`` bool, the query's class is enrolled.
+        target_precision / target_fmr: exactly one of them, in ``(0, 1]``.
+
+    Returns:
+        ``{"threshold", "target": {"precision"|"fmr": value}, "calibration": decision_metrics at
+        the threshold (+ n_queries, n_unknown), "curve": {"threshold", "coverage", "precision"}}``.
+    """
+    if (target_precision is None) == (target_fmr is None):
+        raise ConfigError(
+            f"target_precision={target_precision}, target_fmr={target_fmr}: give exactly one "
+            "calibration target, e.g. target_precision=0.95 or target_fmr=1e-3"
+        )
+    name, value = ("precision", target_precision) if target_fmr is None else ("fmr", target_fmr)
+    if not 0 < float(value) <= 1:
+        raise ConfigError(f"target_{name}={value}: must be in (0, 1], e.g. 0.95 or 1e-3")
+    known = np.asarray(known, dtype=bool)
+    if name == "precision":
+        threshold = threshold_at_precision(scores, correct, float(value))
+    else:
+        if known.all():
+            raise ConfigError(
+                f"target_fmr={value} needs calibration queries of classes that are not in the "
+                "gallery (all were enrolled classes); add some, or use target_precision="
+            )
+        threshold = threshold_at_fmr(np.asarray(scores)[~known], float(value))
+    curve = precision_coverage(scores, correct)
+    keep = np.unique(np.linspace(0, len(curve["threshold"]) - 1, CURVE_POINTS).round().astype(int))
+    stats = decision_metrics(scores, correct, known, threshold)
+    stats.update(n_queries=int(len(known)), n_unknown=int((~known).sum()))
+    return {
+        "threshold": float(threshold),
+        "target": {name: float(value)},
+        "calibration": stats,
+        "curve": {k: [round(float(v), 6) for v in curve[k][keep]] for k in curve},
+    }
+
+
+def split_halves(
+    labels: np.ndarray, known: np.ndarray, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
+    """Two disjoint boolean masks ``[N]`` over queries: known-class queries are split item by
+    item (half of each class's queries each side), unknown-class queries class by class (the
+    strangers of one half never appear in the other)."""
+    rng = np.random.default_rng(seed)
+    labels, known = np.asarray(labels), np.asarray(known, dtype=bool)
+    first = np.zeros(len(labels), dtype=bool)
+    for c in np.unique(labels[known]):
+        rows = rng.permutation(np.flatnonzero(known & (labels == c)))
+        first[rows[: (len(rows) + 1) // 2]] = True
+    strangers = rng.permutation(np.unique(labels[~known]))
+    first[~known & np.isin(labels, strangers[: (len(strangers) + 1) // 2])] = True
+    return first, ~first
