@@ -17,5 +17,5 @@ def main(cfg: DictConfig) -> float | None:
 
 
 if __name__ == "__main__":
-    check_command_line(sys.argv[1:], CONFIGS)  # one line for an unknown group=option
+    sys.argv[1:] = check_command_line(sys.argv[1:], CONFIGS)  # one line for an unknown key
     main()

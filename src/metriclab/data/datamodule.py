@@ -205,11 +205,13 @@ class MetricDataModule(pl.LightningDataModule):
     def train_batch_sampler(self) -> Sampler:
         world, rank = self._world()
         labels = self.datasets["train"].labels
-        if self.sampler_factory is None:
+        if self.sampler_factory is None:  # sampler=null: plain random batches, sharded too
             from metriclab.data.samplers import RandomBatchSampler
 
-            return RandomBatchSampler(labels, self.batch_size, seed=self.seed)
-        return self.sampler_factory(
+            factory: SamplerFactory = RandomBatchSampler
+        else:
+            factory = self.sampler_factory
+        return factory(
             labels=labels, batch_size=self.batch_size, seed=self.seed, num_replicas=world, rank=rank
         )
 

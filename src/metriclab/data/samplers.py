@@ -1,9 +1,15 @@
 """Batch samplers: M-per-class (P classes x m samples) and plain random batches.
 
 Both are *batch* samplers (they yield lists of dataset indices), seeded, re-shuffled per epoch by
-``set_epoch`` (Lightning calls it), and split across ``num_replicas`` processes by whole batches:
-every rank draws the same global sequence of batches from ``(seed, epoch)`` and keeps every
-``num_replicas``-th one, so ranks never share a batch and together see one epoch.
+``set_epoch``, and split across ``num_replicas`` processes by whole batches: every rank draws the
+same global sequence of batches from ``(seed, epoch)`` and keeps every ``num_replicas``-th one, so
+ranks never share a batch and together see one epoch.
+
+Lightning calls ``set_epoch`` at the start of every training epoch, but only on
+``dataloader.sampler`` and ``dataloader.batch_sampler.sampler``, never on a custom batch sampler
+itself. The samplers therefore answer ``.sampler`` with themselves: Lightning's own call reaches
+them, with the epoch it restores on resume (``tests/data/test_sampler_epochs.py`` records the
+batches of a real multi-epoch run).
 """
 
 from __future__ import annotations
@@ -46,6 +52,11 @@ class _EpochBatchSampler(Sampler[list[int]]):
     def set_epoch(self, epoch: int) -> None:
         """Select the epoch whose batches :meth:`__iter__` yields (same on every rank)."""
         self.epoch = int(epoch)
+
+    @property
+    def sampler(self) -> _EpochBatchSampler:
+        """This sampler: where Lightning looks for ``set_epoch`` (``batch_sampler.sampler``)."""
+        return self
 
     def __len__(self) -> int:
         return self.batches_per_rank

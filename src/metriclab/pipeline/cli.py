@@ -1,11 +1,17 @@
 """The command-line wrapper around :func:`~metriclab.pipeline.training.train`.
 
-A user mistake (:class:`~metriclab.errors.ConfigError`) is printed as one line
+A user mistake (:class:`~metriclab.errors.ConfigError`, wherever it is raised: in the pipeline, or
+inside a constructor that Hydra's ``instantiate`` wraps) is printed as one line
 ``error: <what was wrong, the value seen, the fix>`` on stderr and the process exits with
-status 2; no ``metrics.json`` is written. Lightning's start-up chatter is kept to warnings.
+status 2; the run directory Hydra made for the refused run is removed, so a refused command
+writes nothing. A real bug keeps its traceback (exit status 1). Lightning's start-up chatter is
+kept to warnings.
 
-Exit statuses: 0 done; 2 a user mistake (config, data, checkpoint, run directory, an unknown
-``group=option``, checked by :func:`check_command_line` before Hydra composes anything);
+Before Hydra composes anything, :func:`check_command_line` refuses (one line, exit 2) an unknown
+``group=option`` and a ``key=value`` whose key the composed config does not have (with the
+group's valid keys and the closest one), and turns ``group=null`` into Hydra's ``~group``.
+
+Exit statuses: 0 done; 2 a user mistake (config, data, checkpoint, run directory);
 3 a NaN/Inf training loss (``on_nonfinite_loss=stop``); 143 SIGTERM (``last.ckpt`` saved).
 """
 
@@ -13,17 +19,21 @@ from __future__ import annotations
 
 import logging
 import re
+import shutil
 import sys
 import warnings
 from pathlib import Path
 
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
-from metriclab.errors import ConfigError
+from metriclab.errors import ConfigError, user_mistake
 
 QUIET_LOGGERS = ("pytorch_lightning", "lightning.pytorch", "lightning_fabric", "lightning")
 EXIT_CONFIG, EXIT_NONFINITE, EXIT_SIGTERM = 2, 3, 143
 GROUP_OVERRIDE = re.compile(r"^[+~]{0,2}(?P<group>[\w/]+)(?:@[\w.]+)?=(?P<value>[\w.,-]*)$")
+NULL_GROUP = re.compile(r"^(?P<group>[\w/]+)=(?:null|none|None)$")
+#: Flags after which Hydra does not run the task (help, config printing, shell completion).
+NO_TASK_FLAGS = ("-h", "--help", "--hydra-help", "-c", "--cfg", "-i", "--info", "-sc", "--version")
 
 
 def unknown_group_option(argv: list[str], config_dir: Path) -> str | None:
@@ -45,41 +55,170 @@ def unknown_group_option(argv: list[str], config_dir: Path) -> str | None:
     return None
 
 
-def check_command_line(argv: list[str], config_dir: str | Path) -> None:
-    """Exit with one ``error:`` line (status 2) on an unknown config group option, before Hydra
-    prints its multi-line report."""
-    message = unknown_group_option(argv, Path(config_dir))
+def null_groups_deleted(argv: list[str], config_dir: Path) -> list[str]:
+    """``group=null`` -> ``~group`` (Hydra itself refuses ``null`` for a defaults-list group)."""
+    out = []
+    for arg in argv:
+        match = NULL_GROUP.match(arg)
+        if match and (config_dir / match["group"]).is_dir():
+            arg = f"~{match['group']}"
+        out.append(arg)
+    return out
+
+
+def unknown_setting(argv: list[str], config_dir: Path) -> str | None:
+    """The error line for the first ``key=value`` whose key the composed config lacks.
+
+    Composes ``train.yaml`` with the command line's group choices (a sweep's first value) and
+    looks up every plain ``key=value``; ``+key`` (add), ``~key``, ``hydra.*`` and group choices
+    are left to Hydra. ``None`` if every key exists.
+    """
+    from hydra import compose, initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from hydra.core.override_parser.types import OverrideType
+    from hydra.errors import HydraException
+
+    try:
+        overrides = OverridesParser.create().parse_overrides(
+            [a for a in argv if not a.startswith("-")]
+        )
+    except HydraException:
+        return None  # Hydra reports its own syntax errors
+    groups, keys = [], []
+    for override in overrides:
+        name = override.key_or_group
+        if name.startswith("hydra"):
+            continue
+        if (config_dir / name).is_dir():
+            if override.is_sweep_override():
+                first = next(override.sweep_string_iterator(), None)
+                if first is None:
+                    continue
+                groups.append(f"{override.get_key_element()}={first}")
+            else:
+                groups.append(override.input_line)
+        elif override.type == OverrideType.CHANGE:
+            keys.append(name)
+    if not keys:
+        return None
+    GlobalHydra.instance().clear()
+    try:
+        with initialize_config_dir(config_dir=str(config_dir), version_base="1.3"):
+            cfg = compose("train", overrides=groups)
+    except HydraException:
+        return None  # Hydra reports it
+    finally:
+        GlobalHydra.instance().clear()
+    for key in keys:
+        if OmegaConf.select(cfg, key, default=_ABSENT) is _ABSENT:
+            return missing_key_line(cfg, key)
+    return None
+
+
+_ABSENT = object()
+
+
+def missing_key_line(cfg: DictConfig, key: str) -> str:
+    """``optimizer.lrr: no such setting; optimizer has lr, weight_decay...; did you mean lr?``"""
+    from metriclab.pipeline.settings import closest
+
+    parts = key.split(".")
+    parent_path, node = "", cfg
+    for depth, part in enumerate(parts[:-1]):
+        child = node.get(part) if isinstance(node, DictConfig) else None
+        if not isinstance(child, DictConfig):
+            parts = parts[: depth + 1]
+            break
+        parent_path = ".".join(parts[: depth + 1])
+        node = child
+    name = parts[-1] if parent_path else parts[0]
+    valid = [str(k) for k in node.keys() if not str(k).startswith("_")] if node is not None else []
+    where = parent_path or "the config"
+    hint = closest(name, valid)
+    if hint:
+        hint = hint.replace(
+            "did you mean ", f"did you mean {parent_path + '.' if parent_path else ''}"
+        )
+    return f"{key}: no such setting in {where}; {where} has {', '.join(valid) or '(nothing)'}{hint}"
+
+
+def check_command_line(argv: list[str], config_dir: str | Path) -> list[str]:
+    """The command line Hydra should see, or exit with one ``error:`` line (status 2) for an
+    unknown ``group=option`` or setting, before Hydra prints its multi-line report."""
+    config_dir = Path(config_dir)
+    argv = null_groups_deleted(argv, config_dir)
+    message = unknown_group_option(argv, config_dir)
+    if message is None and not any(a in NO_TASK_FLAGS for a in argv):
+        message = unknown_setting(argv, config_dir)
     if message:
         print(f"error: {message}", file=sys.stderr)
         sys.exit(EXIT_CONFIG)
+    return argv
 
 
 def quiet_lightning() -> None:
-    """Keep Lightning's informational messages (GPU available, tips...) off the console."""
+    """Keep Lightning's informational messages (GPU available, tips...) and FAISS's loader
+    lines (which name the optional CPU builds it tried) off the console."""
+    logging.getLogger("faiss.loader").setLevel(logging.WARNING)
     for name in QUIET_LOGGERS:
         logging.getLogger(name).setLevel(logging.WARNING)
     warnings.filterwarnings("ignore", message=r".*does not have many workers.*")
     warnings.filterwarnings("ignore", message=r".*LeafSpec.*")
 
 
+def remove_refused_run_dir(cfg: DictConfig) -> None:
+    """Delete the run directory Hydra made for this refused run (and empty parents up to
+    ``paths.log_dir``); a directory that existed before (a resume) is kept."""
+    from metriclab.pipeline.run_dir import created_by_this_run
+
+    run_dir = Path(str(cfg.paths.output_dir))
+    if not created_by_this_run(run_dir):
+        return
+    for handler in logging.getLogger().handlers[:]:  # Hydra's train.log handler
+        if isinstance(handler, logging.FileHandler) and Path(handler.baseFilename).is_relative_to(
+            run_dir
+        ):
+            handler.close()
+            logging.getLogger().removeHandler(handler)
+    shutil.rmtree(run_dir, ignore_errors=True)
+    stop = Path(str(OmegaConf.select(cfg, "paths.log_dir", default=run_dir.parent))).resolve()
+    parent = run_dir.parent.resolve()
+    while (parent == stop or stop in parent.parents) and not any(parent.iterdir()):
+        parent.rmdir()
+        if parent == stop:
+            break
+        parent = parent.parent
+
+
+def refuse(cfg: DictConfig, mistake: ConfigError) -> None:
+    """One ``error:`` line, no run directory left behind, exit status 2."""
+    remove_refused_run_dir(cfg)
+    print(f"error: {mistake}", file=sys.stderr)
+    sys.exit(EXIT_CONFIG)
+
+
 def run(cfg: DictConfig) -> float | None:
     """Run ``train(cfg)``; return the optimized metric (for Hydra sweepers such as Optuna)."""
+    quiet_lightning()  # before the imports below load FAISS
     from metriclab.pipeline.faults import NonFiniteLossError
     from metriclab.pipeline.signals import Preempted
     from metriclab.pipeline.sweeps import run_recorded
     from metriclab.pipeline.training import train
 
-    quiet_lightning()
+    quiet_lightning()  # again: importing Lightning set its loggers back to INFO
     try:
         metrics, _ = run_recorded(train, cfg)  # status.json; a failed sweep job returns None
-    except ConfigError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        sys.exit(EXIT_CONFIG)
     except NonFiniteLossError as exc:
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(EXIT_NONFINITE)
     except Preempted as exc:
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(EXIT_SIGTERM)
+    except Exception as exc:
+        mistake = user_mistake(exc)
+        if mistake is None:
+            raise  # a bug: its traceback, exit status 1
+        refuse(cfg, mistake)
     metric = cfg.get("optimized_metric")
     return metrics.get(metric) if metric else None

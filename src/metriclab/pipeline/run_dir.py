@@ -108,8 +108,18 @@ except ImportError:  # pragma: no cover
     _HydraCallback = object  # type: ignore[misc,assignment]
 
 
+#: Run directories that did not exist when this process's single run started (Hydra made them).
+_NEW_RUN_DIRS: set[Path] = set()
+
+
+def created_by_this_run(run_dir: Path) -> bool:
+    """Whether ``run_dir`` was made by this process's run (so a refused run may remove it)."""
+    return run_dir.resolve() in _NEW_RUN_DIRS
+
+
 class RunDirGuard(_HydraCallback):
-    """Hydra callback: check ``hydra.run.dir`` before Hydra creates it or writes ``.hydra/``.
+    """Hydra callback: check ``hydra.run.dir`` before Hydra creates it or writes ``.hydra/``,
+    and remember whether it is new (:func:`created_by_this_run`).
 
     A problem prints one line ``error: ...`` on stderr and exits with status 2.
     """
@@ -119,8 +129,11 @@ class RunDirGuard(_HydraCallback):
             run_dir = Path(str(config.hydra.run.dir))
         except Exception:  # an interpolation only Hydra's job can resolve: train() checks later
             return
+        existed = run_dir.exists()
         try:
             check_run_dir(run_dir, config.get("ckpt_path"))
         except ConfigError as exc:
             print(f"error: {exc}", file=sys.stderr)
             sys.exit(2)
+        if not existed:
+            _NEW_RUN_DIRS.add(run_dir.resolve())

@@ -13,35 +13,27 @@ from pathlib import Path
 from typing import Any
 
 import pytorch_lightning as pl
+import torch
+from hydra.errors import InstantiationException
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 from pytorch_lightning.callbacks import LearningRateMonitor, ModelCheckpoint
+from pytorch_lightning.utilities.exceptions import MisconfigurationException
 
 from metriclab.data import MetricDataModule
 from metriclab.errors import ConfigError
 from metriclab.losses.base import complete_loss
 from metriclab.models import EmbeddingModel
-from metriclab.pipeline.ckpt_check import resolve_ckpt_path  # noqa: F401  (re-exported)
 from metriclab.pipeline.evaluator import RetrievalEvaluator
 from metriclab.pipeline.faults import NonFiniteLossGuard
 from metriclab.pipeline.module import MetricLearningModule
 from metriclab.pipeline.report import metrics_table, write_json_atomic
 from metriclab.pipeline.run_dir import check_run_dir, prepare_run
 from metriclab.pipeline.seeding import EpochSeeder
+from metriclab.pipeline.settings import DistributedSettings, SpeedSettings, check_arguments
 from metriclab.pipeline.signals import PreemptionCheckpoint, preemption_exit
 
 log = logging.getLogger("metriclab")
-
-METRIC_KEYS = (
-    "recall@1",
-    "recall@2",
-    "recall@4",
-    "recall@8",
-    "precision@1",
-    "r_precision",
-    "map@r",
-    "nmi",
-)
 
 
 def is_enabled(node: Any) -> bool:
@@ -95,8 +87,12 @@ def build_miner(cfg: DictConfig, loss) -> Any:
 def build_module(cfg: DictConfig, model: EmbeddingModel, loss, miner) -> MetricLearningModule:
     optimizer_cfg = OmegaConf.to_container(cfg.optimizer, resolve=True)
     backbone_mult = optimizer_cfg.pop("backbone_lr_multiplier", 1.0)
+    check_arguments(OmegaConf.create(optimizer_cfg), "optimizer")  # the partial fails late
     scheduler = instantiate(cfg.scheduler) if is_enabled(cfg.get("scheduler")) else None
-    distributed = cfg.get("distributed") or {}
+    speed: SpeedSettings = instantiate(cfg.speed) if "speed" in cfg else SpeedSettings()
+    distributed: DistributedSettings = (
+        instantiate(cfg.distributed) if "distributed" in cfg else DistributedSettings()
+    )
     return MetricLearningModule(
         model=model,
         loss=loss,
@@ -104,10 +100,10 @@ def build_module(cfg: DictConfig, model: EmbeddingModel, loss, miner) -> MetricL
         optimizer=instantiate(optimizer_cfg),
         scheduler=scheduler,
         backbone_lr_multiplier=backbone_mult,
-        gather_embeddings=distributed.get("gather_embeddings", True),
-        mine_locally=distributed.get("mine_locally", False),
-        channels_last=(cfg.get("speed") or {}).get("channels_last", False),
-        compile_model=(cfg.get("speed") or {}).get("compile", False),
+        gather_embeddings=distributed.gather_embeddings,
+        mine_locally=distributed.mine_locally,
+        channels_last=speed.channels_last,
+        compile_model=speed.compile,
     )
 
 
@@ -133,6 +129,26 @@ def build_callbacks(
     return callbacks
 
 
+def build_trainer(cfg: DictConfig, callbacks: list[pl.Callback], loggers: list) -> pl.Trainer:
+    """The Lightning ``Trainer`` of ``cfg.trainer``; a device it cannot have is a ConfigError."""
+    accelerator = str(cfg.trainer.get("accelerator", "auto"))
+    if accelerator in ("gpu", "cuda") and not torch.cuda.is_available():
+        chosen = OmegaConf.select(cfg, "hydra.runtime.choices.trainer", default=None)
+        raise ConfigError(
+            f"trainer.accelerator={accelerator}"
+            + (f" (trainer={chosen})" if chosen else "")
+            + " needs a CUDA GPU, but torch sees none on this machine; use trainer=default "
+            "(CPU, or any GPU found), or run on a machine with a GPU and a CUDA build of torch"
+        )
+    try:
+        return instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
+    except InstantiationException as exc:
+        if isinstance(exc.__cause__, MisconfigurationException):  # Lightning: a user setting
+            message = " ".join(str(exc.__cause__).split())
+            raise ConfigError(f"trainer: {message}") from exc
+        raise
+
+
 def build_loggers(cfg: DictConfig) -> list:
     return [instantiate(c) for c in (cfg.get("logger") or {}).values() if is_enabled(c)]
 
@@ -144,6 +160,7 @@ def train(cfg: DictConfig) -> tuple[dict[str, float], dict[str, Any]]:
     ``train_time_s``) plus the best ``val/…`` values; ``objects``: the built parts.
     """
     output_dir = Path(cfg.paths.output_dir)
+    check_arguments(cfg)  # no key that its _target_ would not take (a typo is never ignored)
     check_run_dir(output_dir, cfg.get("ckpt_path"))  # writable; a new run never reuses one
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
     datamodule = build_datamodule(cfg)
@@ -154,10 +171,8 @@ def train(cfg: DictConfig) -> tuple[dict[str, float], dict[str, Any]]:
     loggers = build_loggers(cfg)
     callbacks = build_callbacks(cfg, datamodule.has_validation, has_logger=bool(loggers))
     evaluator = next(c for c in callbacks if isinstance(c, RetrievalEvaluator))
-    trainer: pl.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
+    trainer = build_trainer(cfg, callbacks, loggers)
     ckpt_path = prepare_run(cfg, trainer, module, output_dir)  # checked; run_info.json
-    if trainer.is_global_zero:
-        log.info("data: %s", datamodule.describe())
 
     start = time.perf_counter()
     if cfg.get("train", True):

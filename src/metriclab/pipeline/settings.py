@@ -1,0 +1,112 @@
+"""The training module's own settings, and the check that no config key goes unused.
+
+``speed`` and ``distributed`` in ``configs/train.yaml`` are ``_target_`` configs of the
+dataclasses below, like every other part. :func:`check_arguments` walks the composed config and
+refuses, before anything is built, a key of any ``_target_`` node that its target does not take
+(``+speed.channel_last=true``, a typo in an experiment's ``speed:`` block,
+``+loss.marginn=0.1``): one :class:`~metriclab.errors.ConfigError` line naming the key, the
+target's valid keys and the closest one. Without it, a misspelled setting would be dropped
+silently (a ``_partial_`` config only fails when it is called, deep inside training).
+"""
+
+from __future__ import annotations
+
+import difflib
+import inspect
+from dataclasses import dataclass
+from typing import Any
+
+from hydra.utils import get_object
+from omegaconf import DictConfig, ListConfig
+
+from metriclab.errors import ConfigError
+
+HYDRA_KEYS = ("_target_", "_partial_", "_recursive_", "_convert_", "_args_")
+
+
+@dataclass(frozen=True)
+class SpeedSettings:
+    """``speed``: how the model runs.
+
+    Args:
+        channels_last: NHWC images and weights (faster convolutions with AMP, and on CPUs).
+        compile: ``torch.compile`` the embedding model (slow start, faster steps).
+    """
+
+    channels_last: bool = False
+    compile: bool = False
+
+
+@dataclass(frozen=True)
+class DistributedSettings:
+    """``distributed``: what the loss sees under DDP.
+
+    Args:
+        gather_embeddings: gather every rank's embeddings, so the loss and miner see the global
+            batch (the loss equals one process's loss on the concatenated batch).
+        mine_locally: mine each rank's part only (indices offset into the global batch).
+    """
+
+    gather_embeddings: bool = True
+    mine_locally: bool = False
+
+
+def closest(name: str, options: list[str]) -> str:
+    """``"; did you mean X?"`` for the option nearest to ``name``, or ``""``."""
+    match = difflib.get_close_matches(name, options, n=1, cutoff=0.6)
+    return f"; did you mean {match[0]}?" if match else ""
+
+
+def target_parameters(target: str) -> list[str] | None:
+    """The keyword arguments ``target`` takes (``None``: it takes any, or cannot be read)."""
+    try:
+        params = inspect.signature(get_object(target)).parameters.values()
+    except (ValueError, TypeError, ImportError, AttributeError):
+        return None
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params):
+        return None
+    kinds = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+    return [p.name for p in params if p.kind in kinds]
+
+
+#: Keys of a ``_target_`` node that the pipeline reads itself (not passed to the target), and
+#: arguments it fills in (not the user's to set), by config path.
+PIPELINE_KEYS = {"optimizer": ("backbone_lr_multiplier",)}
+FILLED_IN = {"optimizer": ("params",)}
+
+
+def check_arguments(node: Any, path: str = "") -> None:
+    """Raise :class:`ConfigError` for a key of a ``_target_`` node its target does not take.
+
+    Args:
+        node: the composed config (or a part of it); ``hydra`` is skipped.
+        path: the dotted path of ``node`` (for messages).
+    """
+    if isinstance(node, ListConfig):
+        for i, item in enumerate(node):
+            check_arguments(item, f"{path}[{i}]")
+        return
+    if not isinstance(node, DictConfig):
+        return
+    keys = [str(k) for k in node.keys()]
+    target = node._get_node("_target_") if "_target_" in keys else None
+    allowed = target_parameters(str(target._value())) if target is not None else None
+    if allowed is not None:
+        filled = FILLED_IN.get(path, ())
+        allowed = [k for k in allowed if k not in filled] + list(PIPELINE_KEYS.get(path, ()))
+        for key in keys:
+            if key in HYDRA_KEYS or key in allowed:
+                continue
+            where = f"{path}.{key}" if path else key
+            raise ConfigError(
+                f"{where}: {node._target_} takes no setting {key!r}; "
+                f"{path or 'it'} takes {', '.join(allowed)}{closest(key, allowed)}"
+            )
+    for key in keys:
+        if path == "" and key == "hydra":
+            continue
+        child = node._get_node(key)
+        if isinstance(child, DictConfig | ListConfig) and not (
+            child._is_none() or child._is_missing()
+        ):
+            check_arguments(child, f"{path}.{key}" if path else key)
