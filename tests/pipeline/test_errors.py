@@ -173,7 +173,8 @@ def test_a_checkpoint_with_another_embedding_size(make_cfg, trained_ckpt, capsys
 
 
 def test_a_checkpoint_of_another_architecture(make_cfg, trained_ckpt, capsys):
-    resnet = ["backbone=resnet18", "backbone.pretrained=false", "head.embedding_size=32"]
+    resnet = ["data=digits", "backbone=resnet18", "backbone.pretrained=false"]
+    resnet += ["head.embedding_size=32"]
     cfg = make_cfg(f"ckpt_path={trained_ckpt}", *resnet, "trainer.accelerator=cpu", tiny=False)
     line = refused(cfg, capsys)
     assert "another architecture" in line and "model.backbone." in line
@@ -195,3 +196,73 @@ def test_a_nan_loss_is_skipped_when_asked(make_cfg, tmp_path):
     assert objects["trainer"].global_step == 6  # the skipped step still counts
     assert all(torch.isfinite(p).all() for p in objects["module"].parameters())
     assert (tmp_path / "run" / "metrics.json").is_file()
+
+
+# ------------------------------------------------------- mistakes wherever raised, through the CLI
+OFFLINE = {"https_proxy": "http://127.0.0.1:9", "HTTPS_PROXY": "http://127.0.0.1:9"}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        # raised inside constructors that Hydra's instantiate wraps
+        (["data=digits", "data.channels=3"], "data.mean / data.std need 3 value(s)"),
+        (["trainer=gpu"], "needs a CUDA GPU"),
+        (["backbone=resnet18", "backbone.pretrained=true"], "backbone.weights_path="),
+        # settings no target takes (with +, or in a block that Hydra lets anything into)
+        (["+speed.channel_last=true"], "did you mean channels_last?"),
+        (["+distributed.gather_embedding=false"], "did you mean gather_embeddings?"),
+        (["+optimizer.backbone_lr_multiplyer=0.1"], "did you mean backbone_lr_multiplier?"),
+        (["+loss.marginn=0.1"], "loss.marginn: metriclab.losses.CircleLoss takes no setting"),
+        # a misspelled key without +: refused before Hydra composes
+        (["optimizer.lrr=0.1"], "did you mean optimizer.lr?"),
+        # refused after Hydra made the run directory
+        (["data=cub", "data.root=/nonexistent/cub"], "does not hold the dataset"),
+        (["data=digits", "data.batch_size=50"], "not a multiple of sampler.m=16"),
+        (["ckpt_path=/nonexistent/x.ckpt"], "no checkpoint at"),
+    ],
+)
+def test_a_mistake_is_one_line_exit_2_and_writes_nothing(tmp_path, args, expected):
+    """Every user mistake, wherever it is raised, ends as one line and leaves no run folder."""
+    home = tmp_path / "torch-home"  # no cached weights: the download is really attempted
+    result = run_train(
+        *args,
+        f"paths.log_dir={tmp_path / 'outputs'}",
+        cwd=tmp_path,
+        timeout=300,
+        OMP_NUM_THREADS="1",
+        TORCH_HOME=str(home),
+        **OFFLINE,
+    )
+    line = one_error_line(result)
+    assert expected in line, line
+    assert not (tmp_path / "outputs").exists(), sorted((tmp_path / "outputs").rglob("*"))
+
+
+def test_an_unknown_setting_names_the_valid_keys_and_the_closest():
+    from metriclab.pipeline.cli import unknown_setting
+
+    configs = ROOT / "configs"
+    line = unknown_setting(["optimizer.lrr=0.1"], configs)
+    assert line.startswith("optimizer.lrr: no such setting in optimizer; optimizer has lr")
+    assert "did you mean optimizer.lr?" in line and "+optimizer" not in line
+    assert unknown_setting(["optimizer.lr=0.1", "+optimizer.foo=1", "seed=1"], configs) is None
+    # the group choice comes first: callbacks.early_stopping exists with callbacks=early_stopping
+    ok = ["callbacks=early_stopping", "callbacks.early_stopping.patience=3"]
+    assert unknown_setting(ok, configs) is None
+    assert "loss.gamma" not in (
+        unknown_setting(["-m", "loss=circle,triplet", "loss.gamma=3"], configs) or "x"
+    )
+    assert "trainer.max_epochss" in unknown_setting(["trainer.max_epochss=3"], configs)
+
+
+def test_a_bug_keeps_its_traceback(make_cfg, monkeypatch):
+    import metriclab.pipeline.training as training
+
+    def broken(*args, **kwargs):
+        raise KeyError("a bug, not a mistake")
+
+    monkeypatch.setattr(training, "build_model", broken)
+    with pytest.raises(KeyError):
+        run(make_cfg())

@@ -157,10 +157,19 @@ def test_search_configs_compose(make_cfg):
 
 # ------------------------------------------------------------------------ end to end (slow)
 @pytest.mark.slow
-def test_grid_sweep_goes_on_past_a_failing_job_and_reports(monkeypatch, tmp_path):
+def test_grid_sweep_goes_on_past_a_failing_job_and_reports(monkeypatch, tmp_path, capsys):
     sweep_dir = tmp_path / "grid"
     grid = ["data.batch_size=50,48", "loss=contrastive,triplet"]  # jobs 0, 1 fail (50 % 16)
-    hydra_main(monkeypatch, "-m", *grid, *TINY, f"hydra.sweep.dir={sweep_dir}")
+    with pytest.raises(SystemExit) as exited:  # the sweep ends non-zero, after every job ran
+        hydra_main(monkeypatch, "-m", *grid, *TINY, f"hydra.sweep.dir={sweep_dir}")
+    assert exited.value.code == sweeps.EXIT_SWEEP_FAILED != 0
+    out, err = capsys.readouterr()
+    assert f"sweep: 2 completed, 2 failed, in {sweep_dir}" in out
+    summary = [line for line in out.splitlines() if line[:1].isdigit() and " | " in line]
+    assert [line.split(" | ")[2].strip() for line in summary] == ["failed"] * 2 + ["completed"] * 2
+    assert f"python scripts/report.py {sweep_dir}" in out
+    causes = [line for line in err.splitlines() if line.startswith("error: job 0 failed:")]
+    assert len(causes) == 1 and "data.batch_size=50 is not a multiple of sampler.m=16" in causes[0]
     jobs = jobs_of(sweep_dir)
     assert [j.name for j in jobs] == ["0", "1", "2", "3"]
     for job in jobs[:2]:
@@ -203,10 +212,11 @@ def test_optuna_search_samples_trials_resumes_and_reports(monkeypatch, tmp_path)
     assert set(best["best_params"]) == {"loss.m", "loss.gamma", "optimizer.lr"}
 
     # the same study, one more trial; a failing one (batch 50 % m 16 != 0) ends the search cleanly
-    hydra_main(
-        monkeypatch, "-m", *search, "hydra.sweeper.n_trials=1", "data.batch_size=50",
-        f"hydra.sweep.dir={resumed}",
-    )  # fmt: skip
+    with pytest.raises(SystemExit, match=str(sweeps.EXIT_SWEEP_FAILED)):
+        hydra_main(
+            monkeypatch, "-m", *search, "hydra.sweeper.n_trials=1", "data.batch_size=50",
+            f"hydra.sweep.dir={resumed}",
+        )  # fmt: skip
     import optuna
 
     study = optuna.load_study(study_name="circle_m_gamma_lr", storage=storage)

@@ -27,6 +27,7 @@ so the next DDP job of the sweep starts a new one.
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import math
 import os
@@ -42,12 +43,21 @@ from hydra.types import RunMode
 from omegaconf import DictConfig, read_write
 from pytorch_lightning.utilities.rank_zero import rank_zero_only
 
+from metriclab.errors import user_mistake
 from metriclab.pipeline.report import write_json_atomic
+
+try:  # Hydra's callback base class (hydra-core >= 1.1)
+    from hydra.experimental.callback import Callback as _HydraCallback
+except ImportError:  # pragma: no cover
+    _HydraCallback = object  # type: ignore[misc,assignment]
 
 log = logging.getLogger("metriclab")
 
 #: What Lightning's launcher sets in this process for its DDP children (restored after a job).
 DDP_ENV = ("MASTER_ADDR", "MASTER_PORT", "WORLD_SIZE", "NODE_RANK", "LOCAL_RANK")
+
+#: The exit status of a sweep in which a job failed (after the summary).
+EXIT_SWEEP_FAILED = 1
 
 TrainFn = Callable[[DictConfig], tuple[dict[str, float], dict[str, Any]]]
 
@@ -112,8 +122,65 @@ def release_process_group(saved_env: dict[str, str | None]) -> None:
 
 
 def _error_line(exc: BaseException) -> str:
+    exc = user_mistake(exc) or exc  # a ConfigError inside Hydra's InstantiationException
     message = " ".join(str(exc).split()) or repr(exc)
     return f"{type(exc).__name__}: {message}"
+
+
+def sweep_jobs(sweep_dir: Path) -> list[tuple[str, dict[str, Any]]]:
+    """``[(job, status.json content)]`` of the sweep's job directories, in job order."""
+    jobs = []
+    for status_file in sweep_dir.glob("*/status.json"):
+        try:
+            status = json.loads(status_file.read_text())
+        except (OSError, ValueError):
+            status = {"status": "unreadable"}
+        jobs.append((status_file.parent.name, status))
+    return sorted(
+        jobs, key=lambda job: (not job[0].isdigit(), int(job[0]) if job[0].isdigit() else 0, job[0])
+    )
+
+
+def summary_table(jobs: list[tuple[str, dict[str, Any]]], metric: str) -> str:
+    """A plain-text table: job, overrides, status, the optimized metric (or the error)."""
+    rows = [("job", "overrides", "status", metric)]
+    for job, status in jobs:
+        value = status.get("value")
+        shown = f"{value:.4f}" if isinstance(value, float) else str(status.get("error", "-"))
+        rows.append((job, " ".join(status.get("overrides", [])), status.get("status", "?"), shown))
+    widths = [min(70, max(len(r[i]) for r in rows)) for i in range(3)]
+    lines = [
+        " | ".join(cell[:70].ljust(w) for cell, w in zip(r[:3], widths, strict=True)) + f" | {r[3]}"
+        for r in rows
+    ]
+    lines.insert(1, "-" * len(lines[0]))
+    return "\n".join(lines)
+
+
+class SweepSummary(_HydraCallback):
+    """Hydra callback: at the end of a sweep, print every job's overrides, status and metric,
+    where the runs are and how to compare them; exit with status 1 if any job failed.
+
+    Each failed job also printed its one-line cause when it failed; the summary repeats it.
+    """
+
+    def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
+        sweep_dir = Path(str(config.hydra.sweep.dir))
+        metric = str(config.get("optimized_metric") or "val/recall@1")
+        jobs = sweep_jobs(sweep_dir)
+        failed = [(job, s) for job, s in jobs if s.get("status") != "completed"]
+        print(f"\nsweep: {len(jobs) - len(failed)} completed, {len(failed)} failed, in {sweep_dir}")
+        if jobs:
+            print(summary_table(jobs, metric))
+        print(f"compare them: python scripts/report.py {sweep_dir}")
+        print(f"dashboards:   tensorboard --logdir {sweep_dir}")
+        if failed:
+            for job, status in failed:
+                print(
+                    f"error: job {job} failed: {status.get('error', status.get('status'))}",
+                    file=sys.stderr,
+                )
+            sys.exit(EXIT_SWEEP_FAILED)
 
 
 def run_recorded(train: TrainFn, cfg: DictConfig) -> tuple[dict[str, float], dict[str, Any]]:
