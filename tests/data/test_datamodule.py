@@ -118,3 +118,41 @@ def test_loader_workers_are_capped_at_the_usable_cores(cub_root, monkeypatch, ca
     loader = module.eval_dataloader("test")
     assert loader.num_workers == 2
     assert "data.num_workers=8 capped at the 2 CPU cores" in caplog.text
+
+
+def test_inshop_validates_on_the_test_split_query_to_gallery(tmp_path):
+    """``val_on_test`` on a query/gallery set ranks the gallery for each query, as testing does
+    (a real ``Trainer.validate`` and ``Trainer.test`` of one model give the same metrics)."""
+    import pytorch_lightning as pl
+
+    from metriclab.data.readers import read_inshop
+    from metriclab.models import EmbeddingHead, EmbeddingModel, SmallCNN
+    from metriclab.pipeline import MetricLearningModule, RetrievalEvaluator
+
+    root = fixtures.make_inshop(tmp_path)
+    datamodule = MetricDataModule(
+        reader=partial(read_inshop), name="inshop", root=str(root), batch_size=4,
+        image_size=16, val_on_test=True, sampler=partial(MPerClassSampler, m=2),
+    )  # fmt: skip
+    datamodule.setup()
+    assert datamodule.val_splits == ["query", "gallery"]
+    loaders = datamodule.val_dataloader()
+    assert [loader.dataset for loader in loaders] == [
+        datamodule.datasets["query"],
+        datamodule.datasets["gallery"],
+    ]
+    torch.manual_seed(0)
+    backbone = SmallCNN(in_channels=3, width=8, depth=2, image_size=16)
+    model = EmbeddingModel(backbone, EmbeddingHead(backbone.num_features, embedding_size=8))
+    module = MetricLearningModule(model, loss=torch.nn.Identity(), optimizer=None)
+    evaluator = RetrievalEvaluator(nmi_on_test=False)
+    trainer = pl.Trainer(
+        accelerator="cpu", logger=False, callbacks=[evaluator], enable_progress_bar=False,
+        enable_model_summary=False,
+    )  # fmt: skip
+    trainer.validate(module, datamodule=datamodule, verbose=False)
+    trainer.test(module, datamodule=datamodule, verbose=False)
+    val, test = evaluator.results["val"], evaluator.results["test"]
+    assert {k.split("/")[1]: v for k, v in val.items()} == {
+        k.split("/")[1]: v for k, v in test.items()
+    }

@@ -146,8 +146,8 @@ class MetricDataModule(pl.LightningDataModule):
             splits = {k: drop_unreadable(s, f"{self.name}/{k}", 4) for k, s in splits.items()}
         train, val = split_validation(splits["train"], 0 if self.val_on_test else self.val_classes)
         chosen = {"train": train, "val": val, "test": splits.get("test")}
-        if self.val_on_test:
-            chosen["val"] = splits["test"] if "test" in splits else splits.get("query")
+        if self.val_on_test:  # query/gallery sets (In-Shop) validate query -> gallery
+            chosen["val"] = splits.get("test")
         chosen |= {k: splits[k] for k in ("query", "gallery") if k in splits}
         chosen = self._cached({k: s for k, s in chosen.items() if s is not None})
         paired = [k for k in ("query", "gallery") if k in chosen]
@@ -175,7 +175,9 @@ class MetricDataModule(pl.LightningDataModule):
         """``"train 540 images / 3 classes, val 359 / 2 (class-disjoint slice of train), ..."``."""
         parts = [f"{k} {len(d)} images / {d.num_classes} classes" for k, d in self.datasets.items()]
         source = "test split" if self.val_on_test else "class-disjoint slice of train"
-        if "val" in self.datasets:
+        if self.val_splits == ["query", "gallery"]:
+            source = "test split, query -> gallery"
+        if self.has_validation:
             parts.append(f"validation on the {source}")
         else:
             parts.append("no validation split (data.val_classes=0)")
@@ -187,8 +189,16 @@ class MetricDataModule(pl.LightningDataModule):
         return self.datasets["train"].num_classes
 
     @property
+    def val_splits(self) -> list[str]:
+        """``["val"]``; ``["query", "gallery"]`` when validating on a query/gallery test set;
+        ``[]`` without validation."""
+        if self.val_on_test and "query" in self.datasets:
+            return ["query", "gallery"]
+        return ["val"] if "val" in self.datasets else []
+
+    @property
     def has_validation(self) -> bool:
-        return "val" in self.datasets
+        return bool(self.val_splits)
 
     @property
     def test_splits(self) -> list[str]:
@@ -243,7 +253,8 @@ class MetricDataModule(pl.LightningDataModule):
         return self._loader(dataset, batch_size=self.eval_batch_size, sampler=sampler)
 
     def val_dataloader(self) -> DataLoader | list:
-        return self.eval_dataloader("val") if self.has_validation else []
+        loaders = [self.eval_dataloader(k) for k in self.val_splits]
+        return loaders[0] if len(loaders) == 1 else loaders
 
     def test_dataloader(self) -> DataLoader | list[DataLoader]:
         loaders = [self.eval_dataloader(k) for k in self.test_splits]
