@@ -26,6 +26,7 @@ import torch
 
 from metriclab.errors import ConfigError
 from metriclab.serving.args import run_command
+from metriclab.serving.bundle import calibrate_bundle, save_centroids
 from metriclab.serving.embedding import (
     ImageFiles,
     embed,
@@ -46,6 +47,11 @@ OPTIONS: dict[str, Any] = {
     "atol": 1e-4,  # the largest embedding difference accepted for an exported model
     "batch_size": 128,
     "progress": True,
+    "calibrate": None,  # a folder of class sub-folders: held-out queries for the threshold
+    "target_precision": None,  # precision on accepted answers to calibrate for (default 0.95)
+    "target_fmr": None,  # or: the fraction of unknown-class queries given a class
+    "classifier": "knn",  # knn or centroid: the classifier the threshold is calibrated for
+    "classifier_k": 5,  # neighbours that vote (classifier=knn)
 }
 
 
@@ -176,6 +182,9 @@ def export_run(run: Run, options: dict[str, Any]) -> tuple[Path, IndexMeta]:
         check=check,
     )
     save_index(out, emb, meta)
+    save_centroids(out, emb, meta)  # for classifier=centroid (scripts/predict.py)
+    if options.get("calibrate"):
+        meta = calibrate_bundle(out, model, options)
     return out, meta
 
 
@@ -185,6 +194,14 @@ def _main(options: dict[str, Any], overrides: list[str]) -> None:
     diffs = ", ".join(f"{k} max |diff| {v:.1e}" for k, v in meta.check.items())
     print(f"exported {', '.join(meta.models.values())} ({diffs}) to {out}")
     print(f"index: {len(meta.paths)} images of gallery={meta.source}, D={meta.embedding_size}")
+    if meta.classifier:  # calibrate=DIR
+        c, (name, value) = meta.classifier, next(iter(meta.classifier["target"].items()))
+        got = c["calibration"]
+        print(
+            f"threshold {c['threshold']:.4f} for {c['method']} (k={c['k']}) at target_{name}="
+            f"{value:g}: precision {got['precision']:.3f}, coverage {got['coverage']:.3f} on "
+            f"{got['n_queries']} calibration queries ({got['n_unknown']} of unknown classes)"
+        )
 
 
 def main(argv: list[str]) -> int:

@@ -35,6 +35,8 @@ class IndexMeta:
         source: where the gallery came from (a split name of the run's data, or a folder).
         checkpoint: the checkpoint the models were exported from.
         check: max absolute embedding difference of each exported model vs the checkpoint.
+        classifier: the open-set classifier and its calibrated threshold, when one was
+            calibrated (see :mod:`metriclab.serving.calibrate`); ``{}`` otherwise.
     """
 
     paths: list[str]
@@ -46,6 +48,7 @@ class IndexMeta:
     source: str = ""
     checkpoint: str = ""
     check: dict[str, float] = field(default_factory=dict)
+    classifier: dict[str, Any] = field(default_factory=dict)
     format: str = FORMAT
 
 
