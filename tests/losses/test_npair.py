@@ -79,3 +79,21 @@ def test_penalty_is_added():
     expected = 0.25 * (x[anchors].pow(2).sum(1).mean() + x[positives].pow(2).sum(1).mean())
     assert (penalised - plain).item() == pytest.approx(expected.item(), rel=1e-5)
     assert not math.isclose(plain.item(), penalised.item())
+
+
+def test_loss_npair_trains_on_raw_embeddings_so_the_penalty_acts(make_cfg):
+    """``loss=npair`` is Sohn's loss end to end: the head leaves the embeddings unnormalised
+    (``head.normalize=null`` follows the loss), so the L2 penalty is not a constant; the user's
+    explicit ``head.normalize=true`` is kept."""
+    from metriclab.pipeline.training import build_model
+
+    torch.manual_seed(0)
+    images = torch.randn(6, 1, 8, 8)  # digits
+    raw = build_model(make_cfg("loss=npair", "data=digits")).eval()
+    norms = raw(images).norm(dim=1)
+    assert not torch.allclose(norms, torch.ones_like(norms), atol=1e-3)
+    assert NPairLoss().normalized_embeddings is False
+    for overrides in (["loss=circle"], ["loss=npair", "head.normalize=true"]):
+        model = build_model(make_cfg(*overrides, "data=digits")).eval()
+        norms = model(images).norm(dim=1)
+        torch.testing.assert_close(norms, torch.ones_like(norms))

@@ -49,3 +49,24 @@ def test_sampling_frequencies_follow_the_weights():
     sigma = torch.sqrt(expected * (1 - expected) / draws)
     assert ((observed - expected).abs() <= 5 * sigma + 1e-9).all(), (observed, expected)
     assert math.isclose(float(observed.sum()), 1.0, rel_tol=1e-6)
+
+
+def test_the_run_seed_and_the_checkpointed_generator_decide_the_draws(make_cfg, tmp_path):
+    """``miner=distance_weighted`` draws from the run's ``seed``, and its generator is saved in
+    checkpoints: a resumed run's draws equal the uninterrupted run's."""
+    from hydra.utils import instantiate
+
+    x, y = random_batch(64, dim=8)
+    seeded = [instantiate(make_cfg("miner=distance_weighted", f"seed={s}").miner) for s in (1, 2)]
+    assert seeded[0].generator.initial_seed() == 1 and seeded[1].generator.initial_seed() == 2
+    first, second = (m(x, y)[2] for m in seeded)
+    assert not torch.equal(first, second)
+
+    miner = DistanceWeightedMiner(seed=5)
+    miner(x, y)  # one draw, as in a first epoch
+    path = tmp_path / "state.pt"
+    torch.save(miner.state_dict(), path)
+    uninterrupted = miner(x, y)[2]
+    resumed = DistanceWeightedMiner(seed=5)
+    resumed.load_state_dict(torch.load(path, weights_only=True))
+    assert torch.equal(resumed(x, y)[2], uninterrupted)

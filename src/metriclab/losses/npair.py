@@ -25,7 +25,9 @@ class NPairLoss(nn.Module):
     The first term is a softmax cross-entropy over the ``[N, N]`` similarity matrix with the
     diagonal as target; the penalty keeps raw (unnormalised) embeddings from growing (Sohn's
     regulariser, weighted as in TensorFlow's reference ``npairs_loss``).
-    Shapes: ``[B, D], [B] -> scalar``; 0 when fewer than one pair exists.
+    Shapes: ``[B, D], [B] -> scalar``; 0 when fewer than one pair exists. As in the paper, the
+    embeddings are not L2-normalised (``loss=npair`` leaves the head's normalisation off unless
+    ``head.normalize=true`` is given); the penalty is what bounds their norm.
 
     Args:
         l2_reg_weight: ``lambda`` of the L2 penalty (0.002; 0 disables it).
@@ -33,6 +35,9 @@ class NPairLoss(nn.Module):
     """
 
     accepts_miner = True
+    #: The paper's loss works on raw embeddings: ``head.normalize=null`` (the default) then
+    #: leaves them unnormalised, so the L2 penalty acts (retrieval still ranks by cosine).
+    normalized_embeddings = False
 
     def __init__(self, l2_reg_weight: float = 0.002, distance: BaseDistance | None = None) -> None:
         super().__init__()

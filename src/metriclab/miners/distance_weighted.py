@@ -18,7 +18,9 @@ class DistanceWeightedMiner(BaseMiner):
     ``d`` clamped to ``>= cutoff``) spreads them over all distances. Negatives at
     ``d >= nonzero_loss_cutoff`` (zero margin-loss) get weight 0. Returns triplets
     ``(a, p, n)``, one per positive pair of an anchor with some eligible negative. Sampling is
-    by inverse CDF, ``O(B^2)``, from the miner's own generator (``seed``).
+    by inverse CDF, ``O(B^2)``, from the miner's own generator (``seed``; the config passes the
+    run's ``seed``). The generator's state is the module's extra state, so it is saved in
+    checkpoints and a resumed run draws what the uninterrupted run drew.
 
     Args:
         cutoff: the paper's lower distance clamp 0.5.
@@ -33,6 +35,13 @@ class DistanceWeightedMiner(BaseMiner):
         self.cutoff = float(cutoff)
         self.nonzero_loss_cutoff = float(nonzero_loss_cutoff)
         self.generator = torch.Generator().manual_seed(seed)
+
+    def get_extra_state(self) -> torch.Tensor:
+        """The generator's state, ``uint8 [S]`` (in the ``state_dict``, so in checkpoints)."""
+        return self.generator.get_state()
+
+    def set_extra_state(self, state: torch.Tensor) -> None:
+        self.generator.set_state(state.cpu())
 
     def log_weights(self, dist: Tensor, dim: int) -> Tensor:
         """``log(1 / q(d))`` of each entry of ``dist`` (``-inf`` where ``q`` is undefined)."""

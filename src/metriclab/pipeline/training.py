@@ -15,7 +15,7 @@ from typing import Any
 import pytorch_lightning as pl
 import torch
 from hydra.errors import InstantiationException
-from hydra.utils import instantiate
+from hydra.utils import get_object, instantiate
 from omegaconf import DictConfig, OmegaConf
 from pytorch_lightning.callbacks import LearningRateMonitor, ModelCheckpoint
 from pytorch_lightning.utilities.exceptions import MisconfigurationException
@@ -49,11 +49,21 @@ def build_datamodule(cfg: DictConfig) -> MetricDataModule:
     return datamodule
 
 
+def loss_normalizes(cfg: DictConfig) -> bool:
+    """Whether the loss of ``cfg.loss`` expects L2-normalised embeddings (its class's
+    ``normalized_embeddings``, true but for Sohn's N-pair loss)."""
+    target = OmegaConf.select(cfg, "loss._target_", default=None)
+    return bool(getattr(get_object(target), "normalized_embeddings", True)) if target else True
+
+
 def build_model(cfg: DictConfig) -> EmbeddingModel:
-    """Backbone (reports ``num_features``) + embedding head sized from it."""
+    """Backbone (reports ``num_features``) + embedding head sized from it; the head normalises
+    as ``head.normalize`` says, or (``null``) as the loss expects."""
     backbone = instantiate(cfg.backbone)
     head = instantiate(cfg.head)
-    return EmbeddingModel(backbone, head(in_features=backbone.num_features))
+    normalize = cfg.head.get("normalize")
+    normalize = loss_normalizes(cfg) if normalize is None else bool(normalize)
+    return EmbeddingModel(backbone, head(in_features=backbone.num_features, normalize=normalize))
 
 
 def build_loss(cfg: DictConfig, num_classes: int, embedding_size: int):
