@@ -60,7 +60,9 @@ def test_every_gallery_image_retrieves_itself_first(exported: Path, capsys) -> N
         assert matches[0].similarity == pytest.approx(1.0, abs=1e-4)
         assert matches[0].similarity >= matches[1].similarity >= matches[2].similarity
     printed = capsys.readouterr().out
-    assert f"query {results[0][0]} (label " in printed and "1.0000" in printed
+    first = Path(results[0][0])  # gallery/<class name>/...: the class is named, not numbered
+    assert f"query {first} (class {first.parent.name})" in printed and "1.0000" in printed
+    assert f"class {first.parent.name:>8}  {first}" in printed
     sheets = sorted(out.glob("*.png"))
     assert len(sheets) == len(results)
     sheet = np.asarray(Image.open(sheets[0]).convert("RGB"))
@@ -101,3 +103,23 @@ def test_retrieve_errors(tmp_path: Path, capsys) -> None:
     assert "no index.faiss + index.json there" in capsys.readouterr().err
     assert search.main(["k=3", "colour=red"]) == 2
     assert "unknown option 'colour'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("script", "first_word"), [("eval", "Evaluate"), ("export", "Export"), ("retrieve", "Search")]
+)
+def test_help_prints_the_usage(script: str, first_word: str) -> None:
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[2]
+    result = subprocess.run(
+        [sys.executable, str(root / "scripts" / f"{script}.py"), "--help"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.startswith(first_word)
+    assert f"python scripts/{script}.py" in result.stdout and "options (key=value" in result.stdout
+    assert "error" not in result.stderr

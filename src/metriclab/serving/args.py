@@ -49,6 +49,17 @@ def parse_options(
     return options, overrides
 
 
+def usage(defaults: dict[str, Any], allow_overrides: bool = False) -> str:
+    """The script's own docstring (its ``__main__`` module's) and its options with defaults."""
+    script = sys.modules.get("__main__")
+    text = (getattr(script, "__doc__", None) or "").strip()
+    options = "\n".join(
+        f"  {key}={'' if value is None else value}" for key, value in defaults.items()
+    )
+    extra = "\n  any other key=value overrides the run's saved config" if allow_overrides else ""
+    return f"{text}\n\noptions (key=value, defaults shown):\n{options}{extra}".lstrip()
+
+
 def run_command(
     main: Callable[[dict[str, Any], list[str]], Any],
     argv: Sequence[str],
@@ -60,6 +71,9 @@ def run_command(
     for name in ("pytorch_lightning", "lightning.pytorch", "lightning_fabric"):
         logging.getLogger(name).setLevel(logging.WARNING)
     warnings.filterwarnings("ignore", message=r".*does not have many workers.*")
+    if any(token in ("-h", "--help", "help") for token in argv):
+        print(usage(defaults, allow_overrides))
+        return 0
     try:
         options, overrides = parse_options(argv, defaults, allow_overrides)
         main(options, overrides)

@@ -76,9 +76,10 @@ def retrieve(options: dict[str, Any]) -> list[tuple[str, list[Match]]]:
             for s, r in zip(sims[q], rows[q], strict=True)
         ]
         results.append((path, matches))
-        print(f"query {path}" + (f" (label {labels[q]})" if labels[q] >= 0 else ""))
+        names = meta.class_names
+        print(f"query {path}" + (f" (class {names[labels[q]]})" if labels[q] >= 0 else ""))
         for rank, m in enumerate(matches, 1):
-            print(f"  {rank:>3}  {m.similarity:.4f}  label {m.label:>4}  {m.path}")
+            print(f"  {rank:>3}  {m.similarity:.4f}  class {names[m.label]:>8}  {m.path}")
         neighbours = [(load_image(m.path, mode="RGB"), m) for m in matches]
         sheet = query_sheet(
             load_image(path, mode="RGB"), int(labels[q]), neighbours, options["thumbnail"]
