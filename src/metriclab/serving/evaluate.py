@@ -27,6 +27,7 @@ from metriclab.evaluation import clustering_metrics, retrieval_metrics
 from metriclab.pipeline.report import metrics_table, write_json_atomic
 from metriclab.serving.args import run_command
 from metriclab.serving.embedding import embed, item_names
+from metriclab.serving.openset_eval import OPENSET_OPTIONS, openset_metrics
 from metriclab.serving.runs import Run, build_eval_datamodule, load_model, open_run, pick_device
 
 OPTIONS: dict[str, Any] = {
@@ -39,6 +40,7 @@ OPTIONS: dict[str, Any] = {
     "num_workers": -1,  # -1: data.num_workers
     "out": None,  # output folder (default RUN_DIR/eval/<ckpt>-<data>-<split>)
     "progress": True,  # show a progress bar
+    **OPENSET_OPTIONS,  # openset=true: classification / open-set / verification metrics
 }
 
 
@@ -78,6 +80,9 @@ def evaluate_run(run: Run, options: dict[str, Any]) -> tuple[dict[str, float], P
 
     name = f"{run.ckpt.stem}-{run.cfg.data.get('name', 'data')}-{split}"
     out = Path(options["out"]) if options["out"] else run.run_dir / "eval" / name
+    if options["openset"]:  # see metriclab.serving.openset_eval
+        seed = int(run.cfg.get("seed", 0))
+        result.update(openset_metrics(list(embedded.values()), split, options, out, seed))
     write_json_atomic(out / "metrics.json", result)
     if options["save_embeddings"]:
         for part, (emb, labels) in embedded.items():
