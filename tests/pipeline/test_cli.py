@@ -8,6 +8,7 @@ import pytest
 from config_helpers import run_train
 
 FAST = [
+    "data=digits",
     "trainer.max_epochs=1",
     "trainer.limit_train_batches=3",
     "trainer.accelerator=cpu",
@@ -48,7 +49,9 @@ def test_sweep_writes_one_directory_per_job(tmp_path):
 
 def test_user_mistake_is_one_line_and_writes_no_metrics(tmp_path):
     run_dir = tmp_path / "run"
-    result = run_train("data.batch_size=50", f"hydra.run.dir={run_dir}", cwd=tmp_path)
+    result = run_train(
+        "data=digits", "data.batch_size=50", f"hydra.run.dir={run_dir}", cwd=tmp_path
+    )
     assert result.returncode == 2
     errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
     assert len(errors) == 1 and "data.batch_size=50" in errors[0] and "sampler.m=16" in errors[0]

@@ -26,6 +26,7 @@ from metriclab.pipeline.checkpoint import AtomicCheckpointIO
 ROOT = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent  # test_resume.PauseAt is imported from here
 RUN = [
+    "data=digits",
     "trainer.max_epochs=3",
     "trainer.limit_train_batches=3",
     "trainer.accelerator=cpu",

@@ -17,6 +17,8 @@ from omegaconf import OmegaConf, open_dict
 
 ROOT = Path(__file__).resolve().parents[2]
 RUN_OVERRIDES = [
+    "data=digits",
+    "optimized_metric=val/recall@1",
     "trainer.max_epochs=2",
     "trainer.limit_train_batches=3",
     "trainer.accelerator=cpu",

@@ -10,6 +10,7 @@ from metriclab.data.readers.csv_table import read_csv
 from metriclab.data.readers.cub import read_cub
 from metriclab.data.readers.digits import read_digits
 from metriclab.data.readers.folder import read_folder
+from metriclab.data.readers.glyphs import read_glyphs
 from metriclab.data.readers.inshop import read_inshop
 from metriclab.data.readers.omniglot import read_omniglot
 from metriclab.data.readers.sop import read_sop
@@ -22,6 +23,7 @@ __all__ = [
     "read_cub",
     "read_digits",
     "read_folder",
+    "read_glyphs",
     "read_inshop",
     "read_omniglot",
     "read_sop",
