@@ -14,6 +14,7 @@ import copy
 import pytest
 import pytorch_lightning as pl
 import torch
+from batch_recorder import BatchRecorder, recorded
 
 from metriclab.data import MPerClassSampler
 from metriclab.pipeline.evaluator import RetrievalEvaluator
@@ -135,3 +136,23 @@ def test_restore_order_sorts_by_index_and_drops_padding():
     emb, lab = restore_order(embeddings, labels, indices)
     assert lab.tolist() == [0, 10, 20, 30, 40]
     assert emb[:, 0].tolist() == [2.0, 6.0, 0.0, 8.0, 4.0]
+
+
+@pytest.mark.parametrize("sampler", ["sampler=m_per_class", "~sampler"])
+def test_ddp_ranks_draw_disjoint_batches_new_every_epoch(make_cfg, tmp_path, sampler):
+    """Two ranks of a real ``ddp_spawn`` fit: per epoch, no item is in both ranks' batches; each
+    epoch's batches differ from the previous epoch's (``~sampler``: plain random batches)."""
+    cfg = make_cfg(sampler, "data.batch_size=24", "sampler.m=8" if "m_per" in sampler else "seed=1")
+    datamodule, module = build(cfg)
+    log = tmp_path / "batches.jsonl"
+    ddp = trainer(2, max_epochs=2, limit_train_batches=3, limit_val_batches=0,
+                  callbacks=[BatchRecorder(str(log))])  # fmt: skip
+    ddp.fit(module, datamodule=datamodule)
+    batches = recorded(log)
+    assert sorted(batches) == [(0, 0), (0, 1), (1, 0), (1, 1)]
+    for epoch in (0, 1):
+        rank0 = {i for batch in batches[(epoch, 0)] for i in batch}
+        rank1 = {i for batch in batches[(epoch, 1)] for i in batch}
+        assert not rank0 & rank1, epoch
+    for rank in (0, 1):
+        assert batches[(0, rank)] != batches[(1, rank)], rank
