@@ -4,6 +4,7 @@ A backbone has ``num_features`` and returns ``[B, num_features, h, w]`` (or ``[B
 :class:`EmbeddingHead` pools and projects it; :class:`EmbeddingModel` joins the two.
 """
 
+from metriclab.models.efficientnet_lite import EfficientNetLite
 from metriclab.models.embedder import EmbeddingModel
 from metriclab.models.head import EmbeddingHead
 from metriclab.models.pooling import GeneralizedMeanPooling, GlobalPooling
@@ -12,6 +13,7 @@ from metriclab.models.timm_backbone import TimmBackbone
 from metriclab.models.torchvision_backbones import TorchvisionBackbone
 
 __all__ = [
+    "EfficientNetLite",
     "EmbeddingHead",
     "EmbeddingModel",
     "GeneralizedMeanPooling",

@@ -6,6 +6,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from metriclab.errors import ConfigError
 from metriclab.models.pooling import GlobalPooling
 
 
@@ -24,6 +25,9 @@ class EmbeddingHead(nn.Module):
         batch_norm: apply ``BatchNorm1d(C)`` to the pooled features before the linear layer.
         normalize: L2-normalise the embeddings (rows of unit norm).
         gem_p: the exponent ``p`` of GeM pooling (3 in Radenovic et al. 2018).
+        identity_init: start the linear layer as the identity (``W = I``, ``b = 0``), so the
+            untrained model embeds with the backbone's own pooled features (the frozen-feature
+            baseline) and training starts from there; needs ``embedding_size == in_features``.
 
     Shapes:
         input ``[B, C, h, w]`` (pooled) or ``[B, C]`` (used as is) -> output ``[B, E]``.
@@ -37,6 +41,7 @@ class EmbeddingHead(nn.Module):
         batch_norm: bool = False,
         normalize: bool = True,
         gem_p: float = 3.0,
+        identity_init: bool = False,
     ) -> None:
         super().__init__()
         if in_features < 1 or embedding_size < 1:
@@ -47,6 +52,16 @@ class EmbeddingHead(nn.Module):
         self.pool = GlobalPooling(pooling, gem_p=gem_p)
         self.bn = nn.BatchNorm1d(in_features) if batch_norm else nn.Identity()
         self.fc = nn.Linear(in_features, embedding_size)
+        if identity_init:
+            if embedding_size != in_features:
+                raise ConfigError(
+                    f"head.identity_init=true needs head.embedding_size equal to the backbone's "
+                    f"{in_features} features, got embedding_size={embedding_size}; set "
+                    f"head.embedding_size={in_features} or head.identity_init=false"
+                )
+            with torch.no_grad():
+                self.fc.weight.copy_(torch.eye(in_features))
+                self.fc.bias.zero_()
         self.in_features = in_features
         self.embedding_size: int = embedding_size
         self.normalize = normalize

