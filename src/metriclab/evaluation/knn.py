@@ -1,9 +1,11 @@
 """Exact, memory-bounded k-nearest-neighbour search by inner product.
 
-Queries are processed in chunks; for each chunk only its running top-k is kept, so no
-``[Nq, Ng]`` similarity matrix ever exists. The search itself is one of the backends of
-:mod:`metriclab.evaluation.backends` (FAISS on CPU or GPU, or a chunked torch matmul); all give the
-same ranking.
+Queries are processed in chunks (or blocks); for each only a running top-k (or candidate set)
+is kept, so no ``[Nq, Ng]`` similarity matrix ever exists. The search is chosen by
+:mod:`metriclab.evaluation.paths`: the blocked search (self-gallery upper triangle, reduced
+precision candidates with exact re-scoring) or one of the float32 backends of
+:mod:`metriclab.evaluation.backends` (FAISS on CPU or GPU, or a chunked torch matmul); all give
+the same ranking. This module's chunk search and its tie handling below are the reference path.
 
 Order: similarity descending, ties broken by the lower gallery index (the order of a stable
 sort). No search kernel promises that order among equal similarities, and a BLAS kernel may round
@@ -16,12 +18,14 @@ Rows with no such close pair keep the search's order, which is then provably the
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import numpy as np
 import torch
 
+from metriclab.evaluation import rescore
 from metriclab.evaluation.backends import make_searcher, resolve_backend
+from metriclab.evaluation.paths import SearchPlan, blocked_neighbors, plan_search
 
 _CHUNK_ELEMENTS = 2**22  # query rows x neighbours kept per chunk
 _BLOCK_ELEMENTS = 2**25  # query rows x gallery columns of one torch similarity block
@@ -37,21 +41,27 @@ def nearest_neighbors(
     query_rows: np.ndarray | None = None,
     exclude_self: bool = False,
     backend: str = "auto",
+    precision: str = "auto",
     chunk_size: int | None = None,
+    on_search: Callable[[str], None] | None = None,
 ) -> Iterator[tuple[int, np.ndarray]]:
     """Yield ``(start, indices)`` chunks of the ``k`` nearest gallery items of each query.
 
     Args:
         query: ``[Nq, D]`` float32, L2-normalised (so inner product = cosine).
-        gallery: ``[Ng, D]`` float32, L2-normalised, same device as ``query``.
+        gallery: ``[Ng, D]`` float32, L2-normalised, same device as ``query``; with
+            ``exclude_self`` the same tensor as ``query``.
         k: neighbours per query; capped at the number of gallery items available.
         query_rows: ``[Q]`` rows of ``query`` to search (default: all, in order).
         exclude_self: the query set is the gallery; query row ``p`` is removed from its own
             neighbours by position (duplicates of it may still rank first).
-        backend: ``"auto"``, ``"faiss"``, ``"faiss_gpu"`` or ``"torch"`` (see
-            :mod:`metriclab.evaluation.backends`).
-        chunk_size: query rows per chunk (and gallery columns per torch block); default: sized
-            so a chunk holds about 4M neighbours.
+        backend: ``"auto"``, ``"blocked"``, ``"faiss"``, ``"faiss_gpu"`` or ``"torch"`` (see
+            :mod:`metriclab.evaluation.paths`).
+        precision: cheap-score precision of the blocked search: ``"auto"``, ``"fp32"``,
+            ``"bf16"`` or ``"tf32"`` (CUDA); the neighbours are exact whatever it is.
+        chunk_size: query rows per chunk (and gallery columns per torch block, or the block
+            side of the blocked search); default: sized so a chunk holds about 4M neighbours.
+        on_search: called once with a one-line description of the path that runs.
 
     Yields:
         ``start`` (position in ``query_rows``) and ``indices [c, k'] int64`` gallery indices,
@@ -61,7 +71,22 @@ def nearest_neighbors(
     n_gallery = gallery.shape[0]
     k_rank = min(k, n_gallery - int(exclude_self)) + int(exclude_self)  # self included
     k_search = min(k_rank + 1, n_gallery)  # one more to see ties across the k-th place
-    backend = resolve_backend(backend, query.is_cuda, k_search)
+    plan = plan_search(query, n_gallery, k_search, exclude_self, backend, precision)
+    if plan.backend == "blocked" and k_rank > int(exclude_self):
+        if on_search is not None:
+            on_search(plan.describe())
+        where = torch.from_numpy(rows).to(query.device)
+        k_out = k_rank - int(exclude_self)
+        idx = blocked_neighbors(
+            query, gallery, k_out, where, exclude_self, plan.precision, chunk_size
+        )
+        chunk = chunk_size or int(np.clip(_CHUNK_ELEMENTS // k_search, 64, 4096))
+        for start in range(0, len(rows), chunk):
+            yield start, idx[start : start + chunk].cpu().numpy()
+        return
+    backend = plan.backend if plan.backend != "blocked" else resolve_backend("auto", query.is_cuda)
+    if on_search is not None:
+        on_search(SearchPlan(backend, "fp32", False, plan.device).describe())
     chunk = chunk_size or int(np.clip(_CHUNK_ELEMENTS // k_search, 64, 4096))
     block = chunk_size or max(k_search, _BLOCK_ELEMENTS // chunk)
     if backend == "faiss":
@@ -126,8 +151,8 @@ def _rescore(
     pad = near.new_zeros(len(near), 1)
     involved = torch.cat([near, pad], dim=1) | torch.cat([pad, near], dim=1)
     r, c = involved.nonzero(as_tuple=True)
-    sims = sims.clone()
-    sims[r, c] = _pair_sims(q, gallery, r, idx[r, c])
+    sims = sims.double()  # a copy; float64 holds either arithmetic's values
+    sims[r, c] = _pair_sims(q, gallery, r, idx[r, c]).to(sims)
     order = idx.argsort(dim=1)
     sims, idx = sims.gather(1, order), idx.gather(1, order)
     order = sims.sort(dim=1, descending=True, stable=True).indices
@@ -142,21 +167,27 @@ def _rescore(
 def _pair_sims(
     q: torch.Tensor, gallery: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor
 ) -> torch.Tensor:
-    """``<q[rows[p]], gallery[cols[p]]>`` as elementwise products summed along ``D``: ``[P]``.
+    """``e(q[rows[p]], gallery[cols[p]])``, the reference pair arithmetic: ``[P]``.
 
-    Pairs go in groups whose gathered ``[P', D]`` blocks hold about ``2**24`` elements.
+    On the CPU (numba): float64 sums of the float32 products (:mod:`.rescore`). Else
+    elementwise float32 products summed along ``D``, in groups whose gathered ``[P', D]``
+    blocks hold about ``2**24`` elements.
     """
+    if rescore.available(q):
+        return rescore.pair_dots(q, gallery, rows, cols)
     group = max(1, _CANDIDATE_ELEMENTS // gallery.shape[1])
     out = torch.empty(len(rows), dtype=q.dtype, device=q.device)
     for p0 in range(0, len(rows), group):
-        g = gallery[cols[p0 : p0 + group].to(gallery.device)]
-        out[p0 : p0 + group] = (g * q[rows[p0 : p0 + group]]).sum(dim=1)
+        g = gallery.index_select(0, cols[p0 : p0 + group].to(gallery.device))
+        out[p0 : p0 + group] = g.mul_(q.index_select(0, rows[p0 : p0 + group])).sum(dim=1)
     return out
 
 
 def _elementwise_sims(q: torch.Tensor, gallery: torch.Tensor) -> torch.Tensor:
     """``[r, D], [Ng, D] -> [r, Ng]`` inner products with the arithmetic of
     :func:`_pair_sims` (equal gallery rows, equal values), in gallery blocks."""
+    if rescore.available(q):
+        return rescore.dense_dots(q, gallery)
     block = max(1, _CANDIDATE_ELEMENTS // max(1, len(q) * gallery.shape[1]))
     return torch.cat(
         [

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import numpy as np
@@ -26,7 +26,9 @@ def retrieval_metrics(
     ks: Iterable[int] = (1, 2, 4, 8),
     *,
     backend: str = "auto",
+    precision: str = "auto",
     chunk_size: int | None = None,
+    on_search: Callable[[str], None] | None = None,
 ) -> dict[str, float]:
     """Retrieval metrics of query embeddings against a gallery, ranked by cosine similarity.
 
@@ -37,10 +39,18 @@ def retrieval_metrics(
             is excluded from its own neighbours by its position.
         gallery_labels: ``[Ng]`` integer labels; given exactly when ``gallery`` is.
         ks: the ``k`` of each ``recall@k``, positive integers.
-        backend: ``"faiss"`` (exact search on CPU), ``"faiss_gpu"`` (a faiss-gpu flat index),
-            ``"torch"`` (chunked matmul + topk on the tensors' device) or ``"auto"``: faiss for
-            CPU input; for CUDA tensors faiss_gpu when installed, else torch.
-        chunk_size: query rows per chunk (default: sized to about 4M neighbours per chunk).
+        backend: ``"blocked"`` (blocks of cheap scores, each self-gallery block computed once,
+            candidates re-scored exactly), ``"faiss"`` (exact search on CPU), ``"faiss_gpu"``
+            (a faiss-gpu flat index), ``"torch"`` (chunked matmul + topk on the tensors'
+            device) or ``"auto"``: blocked for a self-gallery or when a reduced precision is
+            fast; else faiss for CPU input, faiss_gpu (when installed) or torch for CUDA. The
+            search runs on the tensors' device; see :mod:`metriclab.evaluation.paths`.
+        precision: cheap scores of the blocked search: ``"bf16"``, ``"fp32"``, ``"tf32"``
+            (CUDA) or ``"auto"`` (bf16 where measured fast on the device, for searches of at
+            least ``2**30`` multiply-adds). The neighbours, and so the metrics, are those of the
+            float32 search whatever it is.
+        chunk_size: query rows per chunk, or the block side (default: sized automatically).
+        on_search: called once with a one-line description of the search path that ran.
 
     Returns:
         ``{"recall@k" for k in ks, "precision@1", "r_precision", "map@r"}``, floats in [0, 1].
@@ -89,7 +99,15 @@ def retrieval_metrics(
     q = g if self_mode else l2_normalize(q)
     sums = np.zeros(len(ks) + 3, dtype=np.float64)  # recall@ks, precision@1, r_prec, map@r
     for start, idx in nearest_neighbors(
-        q, g, k, query_rows=rows, exclude_self=self_mode, backend=backend, chunk_size=chunk_size
+        q,
+        g,
+        k,
+        query_rows=rows,
+        exclude_self=self_mode,
+        backend=backend,
+        precision=precision,
+        chunk_size=chunk_size,
+        on_search=on_search,
     ):
         chunk_rows = rows[start : start + len(idx)]
         hits = neighbour_hits(g_labels[idx], q_labels[chunk_rows])
