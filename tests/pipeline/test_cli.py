@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from config_helpers import run_train
@@ -29,7 +30,17 @@ def test_run_writes_what_the_spec_lists(tmp_path):
     assert list((run_dir / "tensorboard").glob("events.out.tfevents.*"))
     metrics = json.loads((run_dir / "metrics.json").read_text())
     assert 0.0 <= metrics["test/recall@1"] <= 1.0
-    assert "test/recall@1" in result.stdout and "| value |" in result.stdout.replace("  ", " ")
+    out = result.stdout
+    assert "| data=digits backbone=small_cnn loss=circle miner=multisim" in out
+    assert re.search(r"\| metric +\| untrained \| +trained \|", out)
+    untrained = json.loads((run_dir / "metrics_untrained.json").read_text())
+    assert set(untrained) == {k for k in metrics if k.startswith("test/")}
+    row = next(line for line in out.splitlines() if line.startswith("| test/map@r "))
+    assert f"{untrained['test/map@r']:.4f}" in row and f"{metrics['test/map@r']:.4f}" in row
+    assert out.rstrip().splitlines()[-1].strip() == (
+        f"python scripts/eval.py ckpt_path={run_dir / 'checkpoints' / 'best.ckpt'}"
+    )
+    assert f"next: tensorboard --logdir {run_dir}" in out
     saved = (run_dir / ".hydra" / "config.yaml").read_text()
     assert "CircleLoss" in saved and "MultiSimilarityMiner" in saved
 

@@ -27,11 +27,18 @@ from metriclab.models import EmbeddingModel
 from metriclab.pipeline.evaluator import RetrievalEvaluator
 from metriclab.pipeline.faults import NonFiniteLossGuard
 from metriclab.pipeline.module import MetricLearningModule
-from metriclab.pipeline.report import metrics_table, write_json_atomic
+from metriclab.pipeline.report import write_json_atomic
 from metriclab.pipeline.run_dir import check_run_dir, prepare_run
 from metriclab.pipeline.seeding import EpochSeeder
 from metriclab.pipeline.settings import DistributedSettings, SpeedSettings, check_arguments
 from metriclab.pipeline.signals import PreemptionCheckpoint, preemption_exit
+from metriclab.pipeline.summary import (
+    choices_title,
+    comparison_table,
+    next_steps,
+    untrained_metrics,
+    wants_untrained,
+)
 
 log = logging.getLogger("metriclab")
 
@@ -183,6 +190,11 @@ def train(cfg: DictConfig) -> tuple[dict[str, float], dict[str, Any]]:
     evaluator = next(c for c in callbacks if isinstance(c, RetrievalEvaluator))
     trainer = build_trainer(cfg, callbacks, loggers)
     ckpt_path = prepare_run(cfg, trainer, module, output_dir)  # checked; run_info.json
+    untrained = None
+    if wants_untrained(cfg, trainer):  # the row every paper reports first
+        nmi = evaluator.nmi["test"]
+        device = trainer.strategy.root_device
+        untrained = untrained_metrics(module, datamodule, device, evaluator.ks, nmi)
 
     start = time.perf_counter()
     if cfg.get("train", True):
@@ -217,6 +229,10 @@ def train(cfg: DictConfig) -> tuple[dict[str, float], dict[str, Any]]:
     }
     if trainer.is_global_zero and cfg.get("test", True) and not trainer.fast_dev_run:
         write_json_atomic(output_dir / "metrics.json", metrics)
+        if untrained:
+            write_json_atomic(output_dir / "metrics_untrained.json", untrained)
     if trainer.is_global_zero:
-        print(metrics_table({**best_val, **metrics}, title=f"run {output_dir}"))
+        print(comparison_table({**best_val, **metrics}, untrained, choices_title(cfg)))
+        print(next_steps(output_dir, best_path))
+    objects["untrained"] = untrained
     return {**best_val, **metrics}, objects
