@@ -64,7 +64,7 @@ def hparams_of(job: Path) -> dict:
     from tensorboard.plugins.hparams import plugin_data_pb2
 
     found = {}
-    for events in (job / "tensorboard").glob("events.out.tfevents.*"):  # fit's, then test's
+    for events in (job / "tensorboard").rglob("events.out.tfevents.*"):  # fit's, then test's
         acc = EventAccumulator(str(events))
         acc.Reload()
         try:
@@ -182,7 +182,7 @@ def test_grid_sweep_goes_on_past_a_failing_job_and_reports(monkeypatch, tmp_path
         assert f"loss={loss}" in status["overrides"]
         assert 0 <= json.loads((job / "metrics.json").read_text())["test/recall@1"] <= 1
         hparams = hparams_of(job)
-        assert hparams["loss"] == loss and hparams["data.batch_size"] == 48
+        assert hparams["loss"] == loss and hparams["data.batch_size"] == "48"  # an integer
         assert {"test/recall@1", "test/map@r", "best/val/recall@1"} <= hparams["metrics"]
 
     report = load_script("metriclab_report_script", ROOT / "scripts" / "report.py")

@@ -15,34 +15,75 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 
 from metriclab.pipeline import RetrievalEvaluator
 from metriclab.pipeline.dashboards import RetrievalDashboard
-from metriclab.serving.render import GREEN, RED
+from metriclab.pipeline.similarity_chart import NEGATIVE, POSITIVE, separation
+from metriclab.serving.render import GREEN, RED, caption_size
 
 
 def events(log_dir: Path) -> EventAccumulator:
-    return EventAccumulator(str(log_dir), size_guidance={"images": 0}).Reload()
+    return EventAccumulator(str(log_dir), size_guidance={"images": 0, "histograms": 0}).Reload()
+
+
+def decoded(event) -> np.ndarray:
+    return np.asarray(Image.open(io.BytesIO(event.encoded_image_string)).convert("RGB"))
 
 
 def test_grid_and_histograms_each_validation(digits_run: Path) -> None:
     acc = events(digits_run / "tensorboard")
     tags = acc.Tags()
-    assert "val/retrieval" in tags["images"]
+    assert {"val/retrieval", "val/similarity"} <= set(tags["images"])
     assert {"val/similarity_positive", "val/similarity_negative"} <= set(tags["histograms"])
     grids = acc.Images("val/retrieval")
     assert len(grids) == 2  # two epochs, two validations (the sanity check logs nothing)
-    image = np.asarray(Image.open(io.BytesIO(grids[-1].encoded_image_string)).convert("RGB"))
-    tile = 48 + 2 * 3
-    assert image.shape == (8 * tile + 7 * 4, 6 * tile + 5 * 4 + 12, 3)  # 8 queries x (1 + 5)
+    image = decoded(grids[-1])
+    tile = 64 + 2 * 3  # thumbnail_size=64 in a 3-pixel frame
+    caption = 2 + 2 * (caption_size(tile) + 3)  # two lines: "rank · similarity", "class c"
+    row = tile + caption
+    assert image.shape[1] == 6 * tile + 5 * 4 + 12  # the query + 5 neighbours per row
+    assert image.shape[0] > 8 * row + 7 * 4  # 8 query rows, then the legend
     colours = {
-        tuple(image[r * (tile + 4) + 1, 12 + c * (tile + 4) + 1])
+        tuple(image[r * (row + 4) + 1, 12 + c * (tile + 4) + 1])
         for r in range(8)
         for c in range(1, 6)
     }
     assert colours <= {GREEN, RED} and GREEN in colours  # every neighbour framed, some right
+    under = image[tile + 2 : row, 12 + tile + 4 : 12 + 2 * tile + 4]  # the first caption
+    assert (under < 100).any()  # dark text under the tile
     positive = acc.Histograms("val/similarity_positive")[-1].histogram_value
     negative = acc.Histograms("val/similarity_negative")[-1].histogram_value
     n_val = 183 + 181  # the digits 3 and 4
     assert positive.num + negative.num == n_val * (n_val - 1) // 2
     assert positive.sum / positive.num > negative.sum / negative.num  # it learned something
+
+
+def test_one_overlaid_similarity_chart_per_validation(digits_run: Path) -> None:
+    charts = events(digits_run / "tensorboard").Images("val/similarity")
+    assert len(charts) == 2
+    chart = decoded(charts[-1])
+    assert chart.shape[0] >= 300 and chart.shape[1] >= 600
+    pixels = chart.reshape(-1, 3).astype(int)
+    for colour in (POSITIVE, NEGATIVE):  # both distributions drawn on the one axis
+        rgb = np.array([int(colour[i : i + 2], 16) for i in (1, 3, 5)])
+        assert (np.abs(pixels - rgb).sum(1) < 30).any(), colour
+
+
+def test_separation_margin_and_overlap() -> None:
+    bins = np.linspace(-1, 1, 41)
+    apart = separation(np.full(10, 0.9), np.full(30, -0.5), bins)
+    assert apart["margin"] == pytest.approx(1.4) and apart["overlap"] == 0.0
+    same = separation(np.array([0.1, 0.3]), np.array([0.1, 0.3, 0.1, 0.3]), bins)
+    assert same["margin"] == pytest.approx(0.0) and same["overlap"] == pytest.approx(1.0)
+
+
+def test_steps_agree_across_tabs_and_no_epoch_card(digits_run: Path) -> None:
+    acc = events(digits_run / "tensorboard")
+    scalars = {e.step for e in acc.Scalars("val/recall@1")}
+    assert scalars == {e.step for e in acc.Images("val/retrieval")}
+    assert scalars == {e.step for e in acc.Images("val/similarity")}
+    assert scalars == {e.step for e in acc.Histograms("val/similarity_positive")}
+    assert scalars == {3, 6}  # trainer.global_step after each epoch of 3 batches
+    assert "epoch" not in acc.Tags()["scalars"]
+    layout = acc.PluginTagToContent("custom_scalars")
+    assert layout  # the CUSTOM SCALARS tab: train, val, test charts
 
 
 def test_projector_at_the_end(digits_run: Path) -> None:
@@ -61,6 +102,7 @@ def fake_trainer(loggers: list, evaluator: RetrievalEvaluator, dataset) -> Simpl
         callbacks=[evaluator],
         datamodule=SimpleNamespace(datasets={"val": dataset}),
         global_step=7,
+        current_epoch=0,
     )
 
 

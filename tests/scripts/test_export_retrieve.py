@@ -4,6 +4,7 @@ every gallery image queried against its own index finds itself first."""
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -68,7 +69,10 @@ def test_every_gallery_image_retrieves_itself_first(exported: Path, capsys) -> N
     sheet = np.asarray(Image.open(sheets[0]).convert("RGB"))
     assert ((sheet == (40, 170, 60)).all(axis=2)).any()  # the first match: a green frame
     page = (out / "index.html").read_text()
-    assert page.count("<img ") == len(results) and results[0][0] in page
+    assert page.count("<img ") == len(results)
+    first_rel = os.path.relpath(results[0][0], out)  # paths relative to the page, none absolute
+    assert f"<code>{first_rel}</code> · class {first.parent.name}</h2>" in page
+    assert str(exported) not in page and "same class" in page  # and a legend
 
 
 def test_folder_gallery_and_onnx_queries(digits_run: Path, tmp_path: Path) -> None:

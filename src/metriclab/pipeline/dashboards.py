@@ -2,13 +2,18 @@
 
 :class:`RetrievalDashboard` reads the validation embeddings that
 :class:`~metriclab.pipeline.evaluator.RetrievalEvaluator` gathered (``evaluator.gathered``) and,
-after each validation, logs to every TensorBoard logger of the trainer:
+after each validation, logs to every TensorBoard logger of the trainer, at ``trainer.global_step``
+(the step of the validation scalars too, so the tabs agree):
 
-- ``val/retrieval``: an image grid, one row per sample query (the same queries every epoch): the
-  query, then its ``top_k`` nearest validation items (self excluded), framed green when they share
-  the query's label and red when not;
-- ``val/similarity_positive`` / ``val/similarity_negative``: histograms of the cosine
-  similarities of same-label and different-label pairs (among up to ``histogram_items`` items);
+- ``val/retrieval`` (IMAGES): one row per sample query (the same queries every epoch): the query,
+  then its ``top_k`` nearest validation items (self excluded), framed green when they share the
+  query's label and red when not, each captioned ``rank · similarity`` and ``class``, the query
+  ``query`` and its class; a legend under the grid;
+- ``val/similarity`` (IMAGES): the histograms of the cosine similarities of same-label and
+  different-label pairs (among up to ``histogram_items`` items) overlaid on one axis, with the
+  separation margin (see :mod:`metriclab.pipeline.similarity_chart`);
+- ``val/similarity_positive`` / ``val/similarity_negative`` (HISTOGRAMS): the same two
+  distributions over the epochs;
 
 and at the end of fitting the embedding projector (``val_embeddings``): up to ``projector_items``
 embeddings with their labels and image thumbnails. Without a TensorBoard logger it does nothing.
@@ -24,8 +29,20 @@ import torch
 from pytorch_lightning.loggers import TensorBoardLogger
 
 from metriclab.pipeline.evaluator import RetrievalEvaluator
+from metriclab.pipeline.similarity_chart import similarity_chart
 from metriclab.serving.index import normalized
-from metriclab.serving.render import BLUE, framed, grid, hit_color, thumbnail
+from metriclab.serving.render import (
+    BLUE,
+    LEGEND,
+    caption_size,
+    captioned,
+    framed,
+    grid,
+    hit_color,
+    legend,
+    thumbnail,
+    tile_captions,
+)
 
 
 class RetrievalDashboard(pl.Callback):
@@ -34,7 +51,7 @@ class RetrievalDashboard(pl.Callback):
     Args:
         num_queries: sample queries in the grid (drawn once, with ``seed``).
         top_k: neighbours shown per query.
-        thumbnail_size: side of each grid tile, pixels.
+        thumbnail_size: side of each grid tile, pixels (captions scale with it).
         histogram_items: items whose pairwise similarities fill the histograms (a fixed random
             subset when the split is larger; ``n (n - 1) / 2`` pairs).
         projector_items: embeddings in the projector (a fixed random subset); 0 disables it.
@@ -46,7 +63,7 @@ class RetrievalDashboard(pl.Callback):
         self,
         num_queries: int = 8,
         top_k: int = 5,
-        thumbnail_size: int = 48,
+        thumbnail_size: int = 64,
         histogram_items: int = 2000,
         projector_items: int = 500,
         projector_thumbnail: int = 32,
@@ -86,9 +103,14 @@ class RetrievalDashboard(pl.Callback):
         step = trainer.global_step
         tiles = self.retrieval_grid(x, labels, indices, dataset) if dataset is not None else None
         pos, neg = self.pair_similarities(x, labels)
+        chart = None
+        if len(pos) and len(neg):
+            chart = similarity_chart(pos, neg, f"validation, epoch {trainer.current_epoch}")
         for writer in writers:
             if tiles is not None:
                 writer.add_image("val/retrieval", tiles, step, dataformats="HWC")
+            if chart is not None:
+                writer.add_image("val/similarity", chart, step, dataformats="HWC")
             if len(pos):
                 writer.add_histogram("val/similarity_positive", pos, step)
             if len(neg):
@@ -98,21 +120,35 @@ class RetrievalDashboard(pl.Callback):
     def retrieval_grid(
         self, x: np.ndarray, labels: np.ndarray, indices: np.ndarray, dataset: Any
     ) -> np.ndarray:
-        """``uint8 [H, W, 3]``: per query row, the query and its ``top_k`` (ties: lower row)."""
+        """``uint8 [H, W, 3]``: per query row, the query and its ``top_k`` (ties: lower row),
+        each tile captioned, the colour legend under the rows."""
         queries = self._subset(len(x), self.num_queries, salt=1)
         sims = x[queries] @ x.T
         sims[np.arange(len(queries)), queries] = -np.inf  # the query itself, by position
         order = np.argsort(-sims, axis=1, kind="stable")[:, : min(self.top_k, len(x) - 1)]
         size = self.thumbnail_size
+        text = caption_size(size + 6)
         rows = []
-        for q, neighbours in zip(queries, order, strict=True):
-            row = [framed(dataset.image(int(indices[q])), size, BLUE)]
-            row += [
+        for r, (q, neighbours) in enumerate(zip(queries, order, strict=True)):
+            captions = tile_captions(
+                int(labels[q]), [(int(labels[n]), float(sims[r, n])) for n in neighbours], None, 2
+            )
+            tiles = [framed(dataset.image(int(indices[q])), size, BLUE)]
+            tiles += [
                 framed(dataset.image(int(indices[n])), size, hit_color(labels[q], labels[n]))
                 for n in neighbours
             ]
-            rows.append(row)
-        return grid(rows)
+            rows.append([captioned(t, c, text) for t, c in zip(tiles, captions, strict=True)])
+        body = grid(rows)
+        key = np.asarray(legend(body.shape[1], text, LEGEND[:3]))
+        width = max(body.shape[1], key.shape[1])
+        parts = [body, np.full((6, width, 3), 255, np.uint8), key]
+        return np.concatenate(
+            [
+                np.pad(a, ((0, 0), (0, width - a.shape[1]), (0, 0)), constant_values=255)
+                for a in parts
+            ]
+        )
 
     def pair_similarities(self, x: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, ...]:
         """Cosine similarities of same-label and different-label pairs ``i < j`` of a subset."""

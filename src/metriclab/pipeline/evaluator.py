@@ -122,7 +122,8 @@ class RetrievalEvaluator(pl.Callback):
             return
         metrics = self.compute(stage, pl_module)
         self._reset()
-        pl_module.log_dict(metrics, sync_dist=False)
+        # logged at trainer.global_step (Lightning would use one less in fit), as the dashboards
+        pl_module.log_dict({**metrics, "step": float(trainer.global_step)}, sync_dist=False)
         self.results[stage] = metrics
         if stage == "val":
             pl_module.log("val_r1", metrics["val/recall@1"], prog_bar=True, logger=False)

@@ -1,16 +1,24 @@
 """The run's hyper-parameters and final metrics in TensorBoard's HParams view.
 
 ``tensorboard --logdir outputs/multirun/DATE/TIME`` then shows one row per sweep job in the
-HPARAMS tab: its config-group choices (``loss=circle``, ``miner=none``...), every command-line
-override (``optimizer.lr=0.001``...), the fixed knobs given as ``params``, and the metrics
-``test/<metric>`` (the best checkpoint's test results) and ``best/<monitor>`` (the best
-validation value, e.g. ``best/val/recall@1``).
+HPARAMS tab. What a row holds:
+
+- in a sweep, the **swept** parameters only (``loss`` of ``-m loss=a,b``, every key of an Optuna
+  search space), marked as differing so TensorBoard puts them first; what every job shares is
+  left out (it would be a constant column);
+- in a single run, the main choices (``data``, ``backbone``, ``loss``, ``miner``), every
+  command-line override (``optimizer.lr=0.001``...) and the fixed knobs given as ``params``;
+- integers are written as text (``48``, not ``48.000``), other numbers as numbers;
+- the metrics ``test/<metric>`` (the best checkpoint's test results) and ``best/<monitor>``
+  (the best validation value, e.g. ``best/val/map@r``).
 """
 
 from __future__ import annotations
 
 import logging
+import sys
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import pytorch_lightning as pl
@@ -25,9 +33,14 @@ HParam = int | float | str | bool
 SKIPPED_PREFIXES = ("hydra.", "paths.", "hydra/", "ckpt_path")
 
 
+#: Group choices a single run always shows (the others only when overridden).
+MAIN_GROUPS = ("data", "backbone", "loss", "miner")
+
+
 def _typed(value: Any) -> HParam:
-    """A value TensorBoard's HParams accepts (numbers stay numbers, the rest becomes text)."""
-    if isinstance(value, bool | int | float | str):
+    """A value TensorBoard's HParams accepts: floats, bools and text as they are; integers as
+    text (TensorBoard prints every number with three decimals: ``48.000``); the rest as text."""
+    if isinstance(value, bool | float | str):
         return value
     return str(value)
 
@@ -50,21 +63,86 @@ def parse_override(text: str) -> tuple[str, HParam] | None:
     return key, _typed(override.value())
 
 
+def sweep_command_line() -> list[str]:
+    """The overrides the sweep was started with (``multirun.yaml`` in the sweep directory, which
+    Hydra writes before the first job; else this process's ``sys.argv``)."""
+    from omegaconf import OmegaConf
+
+    if HydraConfig.initialized():
+        saved = Path(HydraConfig.get().sweep.dir) / "multirun.yaml"
+        if saved.is_file():
+            task = OmegaConf.select(OmegaConf.load(saved), "hydra.overrides.task", default=None)
+            if task is not None:
+                return [str(t) for t in task]
+    return [a for a in sys.argv[1:] if not a.startswith("-")]
+
+
+def swept_keys() -> list[str]:
+    """The keys a Hydra multirun varies: ``a=x,y`` / ``range()`` / ``choice()`` on its command
+    line and the keys of ``hydra.sweeper.params`` (Optuna's search space). ``[]`` outside one."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from hydra.types import RunMode
+
+    if not HydraConfig.initialized() or HydraConfig.get().mode != RunMode.MULTIRUN:
+        return []
+    keys: list[str] = []
+    parser = OverridesParser.create()
+    for text in sweep_command_line():
+        try:
+            override = parser.parse_overrides([text])[0]
+        except Exception:  # noqa: BLE001 - not an override (e.g. a flag)
+            continue
+        if override.is_sweep_override():
+            keys.append(override.get_key_element().lstrip("+"))
+    params = HydraConfig.get().sweeper.get("params") or {}
+    keys += [str(k) for k in params]
+    return list(dict.fromkeys(k for k in keys if not k.startswith(SKIPPED_PREFIXES)))
+
+
 def run_hparams(params: Mapping[str, Any] | None = None) -> dict[str, HParam]:
-    """Group choices + command-line overrides of this Hydra run + ``params`` (in that order)."""
-    found: dict[str, HParam] = {}
+    """What one HPARAMS row shows (see the module docstring), swept parameters first.
+
+    In a sweep: the swept keys with this job's values. Otherwise: the main group choices, the
+    command-line overrides, then ``params``.
+    """
+    choices: dict[str, HParam] = {}
+    overrides: dict[str, HParam] = {}
     if HydraConfig.initialized():
         hydra_cfg = HydraConfig.get()
         for group, choice in hydra_cfg.runtime.choices.items():
             if choice is not None and not f"{group}/".startswith(SKIPPED_PREFIXES + ("paths/",)):
-                found[str(group)] = str(choice)
+                choices[str(group)] = str(choice)
         for text in hydra_cfg.overrides.task:
             parsed = parse_override(str(text))
             if parsed is not None:
-                found[parsed[0]] = parsed[1]
+                overrides[parsed[0]] = parsed[1]
+    swept = swept_keys()
+    if swept:
+        known = {**choices, **overrides}
+        return {k: known[k] for k in swept if k in known}
+    found = {k: v for k, v in choices.items() if k in MAIN_GROUPS}
+    found.update(overrides)
     for key, value in (params or {}).items():
         found.setdefault(str(key), _typed(value))
     return found
+
+
+def hparams_summaries(params: Mapping[str, HParam], metrics: Mapping[str, float]) -> list:
+    """TensorBoard's three HParams summaries (experiment, session start, session end).
+
+    The experiment lists every parameter as *differing* in the sweep (every job writes the same
+    list and TensorBoard keeps one of them): its HPARAMS table puts differing ones first.
+    """
+    from tensorboard.plugins.hparams import plugin_data_pb2
+    from torch.utils.tensorboard.summary import hparams
+
+    experiment, start, end = hparams(dict(params), dict(metrics))
+    value = experiment.value[0]
+    data = plugin_data_pb2.HParamsPluginData.FromString(value.metadata.plugin_data.content)
+    for info in data.experiment.hparam_infos:
+        info.differs = True
+    value.metadata.plugin_data.content = data.SerializeToString()
+    return [experiment, start, end]
 
 
 class HParamsLogger(pl.Callback):
@@ -77,7 +155,7 @@ class HParamsLogger(pl.Callback):
     """
 
     def __init__(
-        self, params: Mapping[str, Any] | None = None, monitor: str | None = "val/recall@1"
+        self, params: Mapping[str, Any] | None = None, monitor: str | None = "val/map@r"
     ) -> None:
         self.params = dict(params or {})
         self.monitor = monitor
@@ -98,8 +176,6 @@ class HParamsLogger(pl.Callback):
         loggers = [lg for lg in trainer.loggers if isinstance(lg, TensorBoardLogger)]
         if not loggers or not trainer.is_global_zero:
             return
-        from torch.utils.tensorboard.summary import hparams
-
         params = run_hparams(self.params)
         metrics = self.final_metrics(trainer)
         if not metrics:
@@ -110,7 +186,7 @@ class HParamsLogger(pl.Callback):
             if new:
                 logger.log_metrics(new, step=trainer.global_step)
             writer = logger.experiment._get_file_writer()
-            for summary in hparams(params, metrics):
+            for summary in hparams_summaries(params, metrics):
                 writer.add_summary(summary)
             logger.experiment.flush()
         self.written = params

@@ -2,7 +2,9 @@
 
 Used by ``scripts/retrieve.py`` (one PNG per query, plus ``index.html``) and by the TensorBoard
 dashboards (a grid of sample queries). Correct neighbours (same label as the query) are framed
-green, wrong ones red, and the query (or a neighbour whose correctness is unknown) grey.
+green, wrong ones red, a neighbour whose correctness is unknown grey, the query blue. Under each
+tile a caption says ``rank · similarity`` and the class (the query: ``query`` and its class), and
+a legend under the sheet says what the colours mean, so colour is never the only cue.
 """
 
 from __future__ import annotations
@@ -14,9 +16,78 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageDraw, ImageOps
+from PIL import Image, ImageDraw, ImageFont, ImageOps
 
 GREEN, RED, GREY, BLUE = (40, 170, 60), (210, 40, 40), (150, 150, 150), (60, 110, 220)
+#: What each frame colour means (the legend under a sheet).
+LEGEND = ((BLUE, "query"), (GREEN, "same class"), (RED, "other class"), (GREY, "class unknown"))
+
+
+def font(size: int) -> ImageFont.ImageFont | ImageFont.FreeTypeFont:
+    """Pillow's built-in font at ``size`` pixels (its fixed 11 px bitmap font on Pillow < 10.1)."""
+    try:
+        return ImageFont.load_default(size=size)
+    except TypeError:  # Pillow < 10.1: no size
+        return ImageFont.load_default()
+
+
+def caption_size(tile_side: int) -> int:
+    """The caption font size for tiles of ``tile_side`` pixels: 1/8 of it, at least 12 px."""
+    return max(12, tile_side // 8)
+
+
+def captioned(tile: Image.Image, lines: Sequence[str], size: int | None = None) -> Image.Image:
+    """``tile`` with ``lines`` of black text centred under it on white (``size``-pixel font)."""
+    size = size or caption_size(tile.width)
+    face = font(size)
+    line_h = size + 3
+    out = Image.new("RGB", (tile.width, tile.height + 2 + line_h * len(lines)), (255, 255, 255))
+    out.paste(tile, (0, 0))
+    draw = ImageDraw.Draw(out)
+    for i, text in enumerate(lines):
+        while len(text) > 1 and draw.textlength(text, font=face) > tile.width:
+            text = text[:-2] + "…"  # cut what does not fit under the tile
+        x = (tile.width - draw.textlength(text, font=face)) / 2
+        draw.text((x, tile.height + 2 + i * line_h), text, fill=(0, 0, 0), font=face)
+    return out
+
+
+def legend(width: int, size: int = 14, entries=LEGEND) -> Image.Image:
+    """One row of coloured squares and their meaning, ``width`` pixels wide (wider if needed)."""
+    face = font(size)
+    probe = ImageDraw.Draw(Image.new("RGB", (1, 1)))
+    widths = [size + 6 + probe.textlength(text, font=face) + 16 for _, text in entries]
+    out = Image.new("RGB", (max(width, int(sum(widths)) + 8), size + 10), (255, 255, 255))
+    draw = ImageDraw.Draw(out)
+    x = 4.0
+    for (color, text), w in zip(entries, widths, strict=True):
+        draw.rectangle([x, 5, x + size, 5 + size], outline=color, width=3)
+        draw.text((x + size + 6, 4), text, fill=(0, 0, 0), font=face)
+        x += w
+    return out
+
+
+def class_name(label: int | None, class_names: Sequence[str] | None = None) -> str:
+    """``class_names[label]``, else ``str(label)``; ``"?"`` for an unknown label (``-1``)."""
+    if label is None or label < 0:
+        return "?"
+    return class_names[label] if class_names and label < len(class_names) else str(label)
+
+
+def tile_captions(
+    query_label: int | None,
+    neighbours: Sequence[tuple[int | None, float]],
+    class_names: Sequence[str] | None = None,
+    digits: int = 3,
+) -> list[list[str]]:
+    """The caption lines of a query row: ``["query", "class 7"]``, then per neighbour
+    ``["1 · 0.884", "class 7"]`` (rank from 1, cosine similarity, class)."""
+    rows = [["query", f"class {class_name(query_label, class_names)}"]]
+    for rank, (label, similarity) in enumerate(neighbours, 1):
+        rows.append(
+            [f"{rank} · {similarity:.{digits}f}", f"class {class_name(label, class_names)}"]
+        )
+    return rows
 
 
 def hit_color(query_label: int | None, label: int | None) -> tuple[int, int, int]:
@@ -72,47 +143,76 @@ def query_sheet(
     query_label: int | None,
     neighbours: Sequence[tuple[Image.Image, Match]],
     size: int = 128,
+    class_names: Sequence[str] | None = None,
 ) -> Image.Image:
-    """The query (blue frame) beside its neighbours, each captioned with rank and similarity."""
-    caption = 16
+    """The query (blue frame) beside its neighbours, each captioned ``rank · similarity`` and its
+    class, with the colour legend underneath."""
+    captions = tile_captions(
+        query_label, [(m.label, m.similarity) for _, m in neighbours], class_names
+    )
     tiles = [framed(query, size, BLUE)]
     tiles += [framed(img, size, hit_color(query_label, m.label)) for img, m in neighbours]
-    row = Image.fromarray(grid([tiles]))
-    sheet = Image.new("RGB", (row.width, row.height + caption), (255, 255, 255))
+    text = caption_size(tiles[0].width)
+    row = Image.fromarray(
+        grid([[captioned(t, c, text) for t, c in zip(tiles, captions, strict=True)]])
+    )
+    key = legend(row.width, text)
+    sheet = Image.new("RGB", (max(row.width, key.width), row.height + key.height + 4), "white")
     sheet.paste(row, (0, 0))
-    draw = ImageDraw.Draw(sheet)
-    step = tiles[0].width + 4
-    draw.text((2, row.height + 2), "query", fill=(0, 0, 0))
-    for i, (_, match) in enumerate(neighbours):
-        x = 12 + (i + 1) * step
-        draw.text((x + 2, row.height + 2), f"#{i + 1} {match.similarity:.3f}", fill=(0, 0, 0))
+    sheet.paste(key, (0, row.height + 4))
     return sheet
 
 
+PAGE_STYLE = """
+body { font-family: system-ui, sans-serif; font-size: 16px; margin: 1.5em; color: #111; }
+h1 { font-size: 1.4em; } h2 { font-size: 1.15em; margin-top: 1.6em; }
+td, th { padding: 3px 10px; text-align: left; } th { border-bottom: 1px solid #999; }
+td.same { color: #1d7a30; } td.other { color: #b02020; }
+.key span { display: inline-block; border: 3px solid; padding: 0 6px; margin-right: 8px; }
+code { font-size: 0.95em; }
+"""
+
+
 def write_html(
-    path: Path, entries: Sequence[tuple[str, Path, Sequence[Match]]], class_names: Sequence[str]
+    path: Path,
+    entries: Sequence[tuple[str, Path, Sequence[Match]]],
+    class_names: Sequence[str],
+    query_labels: Sequence[int] | None = None,
 ) -> Path:
-    """An HTML page: per query its sheet (PNG) and a table of rank, similarity, label and path.
+    """An HTML page: per query its sheet (PNG) and a table of rank, similarity, class and path.
 
-    ``entries``: ``(query path, sheet PNG path, matches)``; links are relative to the page.
+    ``entries``: ``(query path, sheet PNG path, matches)``; ``query_labels``: each query's class
+    id (``-1``: unknown). Every link and shown path is relative to the page's folder.
     """
+    here = path.parent
 
-    def name(label: int) -> str:
-        ok = 0 <= label < len(class_names)
-        return html.escape(class_names[label] if ok else str(label) if label >= 0 else "-")
+    def rel(p: str | Path) -> str:
+        return html.escape(os.path.relpath(Path(p).resolve(), here.resolve()))
 
+    swatch = "".join(
+        f"<span style='border-color: rgb{c}'>{html.escape(t)}</span>" for c, t in LEGEND
+    )
     parts = [
         "<!doctype html><meta charset='utf-8'><title>metriclab retrieval</title>",
-        "<style>body{font-family:sans-serif}td,th{padding:2px 8px;text-align:left}</style>",
+        f"<style>{PAGE_STYLE}</style>",
+        f"<h1>Retrieval: {len(entries)} quer{'y' if len(entries) == 1 else 'ies'}</h1>",
+        f"<p class='key'>Frames: {swatch}</p>",
     ]
-    for query, sheet, matches in entries:
-        rel = html.escape(os.path.relpath(sheet, path.parent))
-        parts.append(f"<h3>{html.escape(query)}</h3><img src='{rel}'>")
-        parts.append("<table><tr><th>rank</th><th>similarity</th><th>label</th><th>path</th></tr>")
+    for q, (query, sheet, matches) in enumerate(entries):
+        label = int(query_labels[q]) if query_labels is not None else -1
+        known = label >= 0
+        parts.append(
+            f"<h2>Query {q + 1}: <code>{rel(query)}</code> · class "
+            f"{html.escape(class_name(label, class_names))}</h2>"
+        )
+        parts.append(f"<img src='{rel(sheet)}' alt='query {q + 1} and its neighbours'>")
+        parts.append("<table><tr><th>rank</th><th>similarity</th><th>class</th><th>path</th></tr>")
         for i, m in enumerate(matches):
+            css = "" if not known or m.label < 0 else "same" if m.label == label else "other"
             parts.append(
-                f"<tr><td>{i + 1}</td><td>{m.similarity:.4f}</td><td>{name(m.label)}</td>"
-                f"<td>{html.escape(m.path)}</td></tr>"
+                f"<tr><td>{i + 1}</td><td>{m.similarity:.4f}</td>"
+                f"<td class='{css}'>{html.escape(class_name(m.label, class_names))}</td>"
+                f"<td><code>{rel(m.path)}</code></td></tr>"
             )
         parts.append("</table>")
     path.write_text("\n".join(parts) + "\n", encoding="utf-8")

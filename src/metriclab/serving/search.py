@@ -82,12 +82,12 @@ def retrieve(options: dict[str, Any]) -> list[tuple[str, list[Match]]]:
             print(f"  {rank:>3}  {m.similarity:.4f}  class {names[m.label]:>8}  {m.path}")
         neighbours = [(load_image(m.path, mode="RGB"), m) for m in matches]
         sheet = query_sheet(
-            load_image(path, mode="RGB"), int(labels[q]), neighbours, options["thumbnail"]
+            load_image(path, mode="RGB"), int(labels[q]), neighbours, options["thumbnail"], names
         )
         png = out / f"{q:04d}_{Path(path).stem}.png"
         sheet.save(png)
         pages.append((path, png, matches))
-    write_html(out / "index.html", pages, meta.class_names)
+    write_html(out / "index.html", pages, meta.class_names, [int(v) for v in labels])
     print(f"wrote {len(files)} PNG(s) and {out / 'index.html'}")
     return results
 
