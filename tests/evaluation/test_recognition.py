@@ -63,6 +63,7 @@ def test_open_set_calibration_holds_on_the_other_half() -> None:
     got, block = recognition_metrics(x, y, target_precision=0.9, seed=0)
     assert 0.5 < got["openset/knn_auroc"] <= 1.0 and 0.5 < got["openset/centroid_auroc"] <= 1.0
     assert got["openset/calib_precision"] >= 0.9
+    assert got["openset/precision"] != got["openset/calib_precision"]  # another half
     assert got["openset/precision"] == pytest.approx(0.9, abs=0.02)
     assert 0 < got["openset/coverage"] < 1 and block["threshold"] == got["openset/threshold"]
     for far in ("0.001", "0.0001"):

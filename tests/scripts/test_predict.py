@@ -71,13 +71,19 @@ def test_predict_cli_answers_the_calibrated_decision(calibrated: Path, folders, 
     threshold = meta.classifier["threshold"]
     n = len(list(folders["queries"].rglob("*.png")))
     assert f"answered with a class (knn, k=5, threshold {threshold:.4f})" in result.stdout
+    answered = [
+        r for r in csv.DictReader(open(out / "predictions.csv")) if r["answer"] != "unknown"
+    ]
+    precision = np.mean([r["answer"] == r["truth"] for r in answered]) if answered else 1.0
+    assert f"precision of the {len(answered)} answered {precision:.4f}" in result.stdout
     rows = list(csv.DictReader(open(out / "predictions.csv", encoding="utf-8")))
     assert len(rows) == n == len(list(out.glob("*.png")))
     for row in rows:
         accepted = float(row["confidence"]) >= threshold - 1e-6
         assert row["answer"] == (row["class"] if accepted else "unknown")
         assert row["class"] in ("5", "6", "7")
-        assert row["truth"] == ("" if "/9/" in row["query"] else Path(row["query"]).parent.name)
+        want = "unknown" if "/9/" in row["query"] else Path(row["query"]).parent.name
+        assert row["truth"] == want
     saved = json.loads((out / "predictions.json").read_text())
     assert saved["threshold"] == threshold and len(saved["predictions"][0]["neighbours"]) == 5
     nines = [r for r in rows if "/9/" in r["query"]]

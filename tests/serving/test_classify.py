@@ -71,5 +71,7 @@ def test_nearest_centroid_equals_a_loop() -> None:
         best = max(cos, key=cos.get)
         assert p == best and c == pytest.approx(cos[best], abs=1e-6)
     assert not np.any(pred == 2)
+    mu = np.array([[1.0, 0.0], [0.0, 0.0], [0.5, 0.5]])  # class 1: no images
+    assert nearest_centroid(np.array([[-1.0, -1.0]]), mu)[0].tolist() == [0]  # not the zero row
     got = classify("centroid", None, None, query, centroids)
     np.testing.assert_array_equal(got[0], pred)

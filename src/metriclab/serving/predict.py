@@ -76,6 +76,15 @@ def resolve(options: dict[str, Any], meta: IndexMeta) -> tuple[str, int, float]:
     return method, k, float(calibrated["threshold"])
 
 
+def stranger_marks(files: list[str], root: Path) -> list[str]:
+    """``"unknown"`` for a query in a sub-folder of ``root`` (a class folder whose class is not
+    in the index, when :func:`query_labels` found none), ``""`` for a loose file."""
+    if not root.is_dir():
+        return [""] * len(files)
+    parts = [Path(f).relative_to(root.resolve()).parts for f in files]
+    return [UNKNOWN if len(p) > 1 else "" for p in parts]
+
+
 def decision_picture(sheet: Image.Image, text: str, accepted: bool) -> Image.Image:
     """``sheet`` with a banner under it: ``text`` on green (a class) or orange (unknown)."""
     out = Image.new("RGB", (sheet.width, sheet.height + 18), (255, 255, 255))
@@ -98,6 +107,7 @@ def predict(options: dict[str, Any]) -> list[dict[str, Any]]:
     method, k, threshold = resolve(options, meta)
     files = list_images(options["query"])
     truth = query_labels(files, Path(options["query"]).expanduser(), meta.class_names)
+    strangers = stranger_marks(files, Path(options["query"]).expanduser())
     model = load_embedder(folder, meta, options["model"])
     dataset = ImageFiles(files, truth, eval_transform(meta.transform), meta.transform["channels"])
     emb, _ = embed(model, dataset, options["batch_size"], "cpu", 0, options["progress"], "query")
@@ -123,7 +133,7 @@ def predict(options: dict[str, Any]) -> list[dict[str, Any]]:
                 "class": name(label),
                 "confidence": round(conf, 6),
                 "accepted": accepted,
-                "truth": name(int(truth[q])) if truth[q] >= 0 else "",
+                "truth": name(int(truth[q])) if truth[q] >= 0 else strangers[q],
                 "neighbours": [
                     {"path": m.path, "class": name(m.label), "similarity": round(m.similarity, 6)}
                     for m in matches
@@ -161,9 +171,15 @@ def _write_and_print(rows: list[dict], out: Path, method: str, k: int, threshold
             f"{r['truth']}"
         )
     scored = [r for r in rows if r["truth"]]
-    if scored:
+    if scored:  # queries in class sub-folders: a folder not in the index holds strangers
         right = np.mean([r["answer"] == r["truth"] for r in scored])
-        print(f"{right:.3f} of {len(scored)} labelled queries answered with their class")
+        answered = [r for r in scored if r["accepted"]]
+        precision = np.mean([r["answer"] == r["truth"] for r in answered]) if answered else 1.0
+        print(
+            f"labelled queries: {len(scored)} ({sum(r['truth'] == UNKNOWN for r in scored)} of "
+            f"classes not in the index); open-set accuracy {right:.4f}; precision of the "
+            f"{len(answered)} answered {precision:.4f}, coverage {len(answered) / len(scored):.4f}"
+        )
     print(
         f"{sum(r['accepted'] for r in rows)} of {len(rows)} answered with a class "
         f"({method}, k={k}, threshold {threshold:.4f}); wrote {out / 'predictions.csv'}"
