@@ -154,3 +154,32 @@ def test_command_line_prints_the_table_and_refuses_an_empty_directory(sweep, tmp
         timeout=120,
     )
     assert empty.returncode != 0 and empty.stderr.strip().startswith("error: no run under")
+
+
+def test_chart_axis_is_zoomed_to_the_values():
+    low, high = report.zoomed_range([0.984, 0.987])
+    assert 0.95 < low < 0.984 and 0.987 < high <= 1.0  # 0.984 and 0.987 do not look equal
+    assert report.zoomed_range([0.0, 1.0]) == (0.0, 1.0)
+
+
+def test_chart_has_a_recall_and_a_map_panel_and_long_labels_fit(tmp_path, monkeypatch):
+    import matplotlib.figure
+
+    long = "miner=" + "a_very_long_option_name_" * 6
+    make_run(tmp_path / "0", ["loss=circle", long], {"status": "completed"}, metrics_of(0.9))
+    make_run(tmp_path / "1", ["loss=triplet", long + "b"], {"status": "completed"}, metrics_of(0.8))
+    saved = {}
+    original = matplotlib.figure.Figure.savefig
+
+    def spy(fig, path, **kwargs):
+        saved["titles"] = [ax.get_title() for ax in fig.axes]
+        saved["labels"] = [t.get_text() for t in fig.axes[0].get_yticklabels()]
+        saved["bbox"] = kwargs.get("bbox_inches")
+        return original(fig, path, **kwargs)
+
+    monkeypatch.setattr(matplotlib.figure.Figure, "savefig", spy)
+    report.report(tmp_path)
+    assert saved["titles"] == ["test/recall@1", "test/map@r"]
+    assert saved["bbox"] == "tight"  # the canvas grows to hold every label
+    assert all(max(len(line) for line in label.split("\n")) <= 38 for label in saved["labels"])
+    assert all(label.count("\n") >= 2 for label in saved["labels"])  # wrapped, not cut
