@@ -97,10 +97,12 @@ def baseline(cub_slice: Path, tmp_path: Path, name: str, *overrides: str) -> dic
 def test_pretrained_baseline_far_above_random_weights(cub_slice, tmp_path) -> None:
     pretrained = baseline(cub_slice, tmp_path, "pretrained")
     random = baseline(cub_slice, tmp_path, "random", "backbone.pretrained=false")
-    # measured on this slice: about 0.95 vs 0.4 (5 classes: chance is about 0.2)
-    assert pretrained["test/recall@1"] > 0.85
-    assert pretrained["test/recall@1"] > random["test/recall@1"] + 0.3
-    assert pretrained["test/map@r"] > random["test/map@r"] + 0.3
+    seen = {
+        k: (round(pretrained[k], 3), round(random[k], 3)) for k in ("test/recall@1", "test/map@r")
+    }
+    assert pretrained["test/recall@1"] > 0.85, seen  # 5 test classes: chance is about 0.2
+    assert pretrained["test/recall@1"] > random["test/recall@1"] + 0.3, seen
+    assert pretrained["test/map@r"] > random["test/map@r"] + 0.3, seen
 
 
 @pytest.mark.slow
@@ -112,6 +114,7 @@ def test_one_short_fit_of_the_recipe(cub_slice, tmp_path) -> None:
         "data.image_size=96",
         "trainer.max_epochs=1",
         "trainer.limit_train_batches=3",
+        "trainer.limit_test_batches=2",  # 128 of the 279 test images
         "logger=csv",
         "callbacks.progress_bar=null",
         f"hydra.run.dir={run_dir}",
