@@ -65,3 +65,17 @@ def test_wrong_channel_count_is_reported() -> None:
 def test_three_dimensional_input_is_rejected() -> None:
     with pytest.raises(ValueError, match="expects"):
         GlobalPooling("avg")(torch.randn(B, 5, C))
+
+
+def test_identity_init_embeds_with_the_pooled_features() -> None:
+    head = EmbeddingHead(C, embedding_size=C, pooling="avg", identity_init=True)
+    features = torch.randn(B, C, 3, 3)
+    expected = torch.nn.functional.normalize(features.mean(dim=(2, 3)), dim=1)
+    torch.testing.assert_close(head(features), expected)
+
+
+def test_identity_init_needs_the_backbone_width() -> None:
+    from metriclab.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=f"head.embedding_size={C}"):
+        EmbeddingHead(C, embedding_size=E, identity_init=True)
