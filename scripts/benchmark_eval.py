@@ -1,25 +1,27 @@
-"""Benchmark ``retrieval_metrics`` against a bare exact FAISS search of the same data.
+"""Benchmark ``retrieval_metrics``' search paths against a bare exact FAISS search of the same data.
 
 Data: SOP-test-like embeddings, ``N x D`` float32, classes of 2-12 items (mean 5.3, about
-11,316 classes at N = 60,000), each item its class centre plus Gaussian noise.
+11,316 classes at N = 60,000), each item its class centre plus Gaussian noise. ``--qg``: the
+first half are the queries, the second half the gallery (In-Shop's query -> gallery mode).
 
-For each size it reports, per method:
-* time: wall-clock seconds of the call (data generation and imports excluded). For the first
-  size, the bare search and ``retrieval_metrics`` alternate in one process (``--repeats`` rounds,
-  best kept) and the ratio compares those; for the others each method runs once in its own
-  process and the ratio compares those runs.
-* cpu: user + system CPU seconds of the process during the call (all threads), a check on the
-  wall time when the machine is shared;
-* peak RSS: ``ru_maxrss`` of a fresh subprocess that builds the data and runs only that method
-  (so it includes the interpreter, torch + faiss, and the input array); ``before`` is the RSS
-  just before the call.
+Methods (one row each):
+* ``bare``: ``faiss.IndexFlatIP`` ``add`` + ``search`` on pre-normalised data with the ``k`` that
+  ``retrieval_metrics`` needs (``max(max(ks), max R) + 1`` (self) ``+ 1`` (tie check));
+* ``ours``: ``retrieval_metrics`` as a user calls it (``backend="auto"``: the path it picks is
+  printed);
+* ``blocked-fp32``: ``backend="blocked", precision="fp32"`` (the self-gallery triangle alone);
+* ``reference``: ``backend="faiss"``, the float32 chunk search, the path the others must equal;
+* ``pml``: pytorch-metric-learning's AccuracyCalculator (k="max_bin_count", FAISS IP; ``--pml``).
 
-The bare search is ``faiss.IndexFlatIP`` (``add`` + ``search``) on pre-normalised data with the
-same ``k`` that ``retrieval_metrics`` searches: ``max(max(ks), max R) + 1`` (self) ``+ 1`` (tie
-check). ``--pml`` adds pytorch-metric-learning's AccuracyCalculator (k="max_bin_count", FAISS IP)
-at the first size.
+Each method runs in a fresh subprocess that builds the data and runs only that method:
+* time: wall-clock seconds of the call (best of ``--repeats``); ratio = time / bare's time;
+* cpu: user + system CPU seconds of the process during the call (all threads);
+* peak RSS: the process's ``ru_maxrss`` (interpreter, torch + faiss, and the input included);
+* neighbours: a hash of every neighbour list ``retrieval_metrics`` ranked (captured as it
+  runs); ``same`` where it equals the reference row's, and the largest metric difference.
 
-    python scripts/benchmark_eval.py [--repeats 2] [--pml] [--quick] [--sizes 60000x512,...]
+    python scripts/benchmark_eval.py [--repeats 1] [--pml] [--qg] [--sizes 60000x512,...]
+        [--methods bare,ours,blocked-fp32,reference]
 """
 
 from __future__ import annotations
@@ -68,50 +70,81 @@ def cpu_s() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def worker(methods: list[str], n: int, d: int, repeats: int) -> dict:
+def worker(method: str, n: int, d: int, repeats: int, qg: bool) -> dict:
+    import hashlib
+
     import faiss
     import torch
 
-    from metriclab.evaluation import retrieval_metrics
+    import metriclab.evaluation.retrieval as retrieval
 
     x, y = sop_like(n, d)
     k = search_k(y)
-    xn = x / np.linalg.norm(x, axis=1, keepdims=True) if "bare" in methods else None
+    half = n // 2
+    q, g = (x[:half], x[half:]) if qg else (x, None)
+    ql, gl = (y[:half], y[half:]) if qg else (y, None)
+    out: dict = {"k": k, "classes": int(len(np.unique(y))), "rss_before_mb": rss_mb()}
+    digest = hashlib.sha256()
+    search = retrieval.nearest_neighbors
 
-    def bare() -> None:
-        index = faiss.IndexFlatIP(d)
-        index.add(xn)
-        index.search(xn, k)
+    def recorded(*args, **kwargs):  # hash each neighbour chunk as retrieval_metrics gets it
+        for start, idx in search(*args, **kwargs):
+            digest.update(np.ascontiguousarray(idx, dtype=np.int64).tobytes())
+            yield start, idx
 
-    def pml() -> dict:
-        from pytorch_metric_learning.utils import accuracy_calculator, inference
+    retrieval.nearest_neighbors = recorded
+    paths: list[str] = []
+    options = {
+        "ours": {},
+        "blocked-fp32": {"backend": "blocked", "precision": "fp32"},
+        "reference": {"backend": "faiss"},
+    }
 
-        calc = accuracy_calculator.AccuracyCalculator(
-            include=("precision_at_1", "r_precision", "mean_average_precision_at_r"),
-            k="max_bin_count",
-            knn_func=inference.FaissKNN(index_init_fn=faiss.IndexFlatIP),
+    def run() -> dict | None:
+        if method == "bare":
+            unit = lambda a: a / np.linalg.norm(a, axis=1, keepdims=True)  # noqa: E731
+            index = faiss.IndexFlatIP(d)
+            index.add(unit(g if qg else x))
+            index.search(unit(q), k - 1 if qg else k)
+            return None
+        if method == "pml":
+            from pytorch_metric_learning.utils import accuracy_calculator, inference
+
+            calc = accuracy_calculator.AccuracyCalculator(
+                include=("precision_at_1", "r_precision", "mean_average_precision_at_r"),
+                k="max_bin_count",
+                knn_func=inference.FaissKNN(index_init_fn=faiss.IndexFlatIP),
+            )
+            unit = torch.nn.functional.normalize
+            if qg:
+                return calc.get_accuracy(
+                    unit(torch.from_numpy(q)), ql, unit(torch.from_numpy(g)), gl, False
+                )
+            return calc.get_accuracy(unit(torch.from_numpy(x)), y)
+        return retrieval.retrieval_metrics(
+            q, ql, g, gl, ks=KS, on_search=paths.append, **options[method]
         )
-        return calc.get_accuracy(torch.nn.functional.normalize(torch.from_numpy(x)), y)
 
-    calls = {"bare": bare, "ours": lambda: retrieval_metrics(x, y, ks=KS), "pml": pml}
-    out = {"k": k, "classes": int(len(np.unique(y))), "rss_before_mb": rss_mb(), "time_s": {}}
-    out["cpu_s"] = {}
+    out["time_s"] = float("inf")
     for _ in range(repeats):
-        for method in methods:
-            cpu, start = cpu_s(), time.perf_counter()
-            result = calls[method]()
-            elapsed, cpu = time.perf_counter() - start, cpu_s() - cpu
-            if elapsed <= out["time_s"].get(method, elapsed):
-                out["time_s"][method], out["cpu_s"][method] = elapsed, cpu
-            if isinstance(result, dict):
-                out[f"{method}_metrics"] = {key: round(v, 4) for key, v in result.items()}
+        digest = hashlib.sha256()
+        cpu, start = cpu_s(), time.perf_counter()
+        result = run()
+        elapsed, cpu = time.perf_counter() - start, cpu_s() - cpu
+        if elapsed < out["time_s"]:
+            out["time_s"], out["cpu_s"] = elapsed, cpu
+    out["metrics"] = result
+    out["path"] = paths[-1] if paths else ""
+    out["neighbours"] = digest.hexdigest()[:12] if paths else ""
     out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return out
 
 
-def spawn(methods: list[str], n: int, d: int, repeats: int = 1) -> dict:
-    cmd = [sys.executable, __file__, "--worker", ",".join(methods), str(n), str(d), str(repeats)]
-    done = subprocess.run(cmd, capture_output=True, text=True, check=True)
+def spawn(method: str, n: int, d: int, repeats: int, qg: bool) -> dict:
+    cmd = [sys.executable, __file__, "--worker", method, str(n), str(d), str(repeats), str(qg)]
+    done = subprocess.run(cmd, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise SystemExit(f"{method} at {n}x{d} failed:\n{done.stderr[-2000:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
@@ -119,49 +152,73 @@ def load() -> str:
     return "load average {:.1f} {:.1f} {:.1f}".format(*os.getloadavg())
 
 
+def cpu_flags() -> str:
+    import torch
+
+    try:
+        with open("/proc/cpuinfo") as f:
+            flags = next(line for line in f if line.startswith("flags")).split()
+    except (OSError, StopIteration):
+        flags = []
+    wanted = [f for f in flags if f.startswith(("avx512", "amx"))]
+    capability = torch.backends.cpu.get_cpu_capability()
+    return f"torch CPU capability {capability}; flags: {' '.join(sorted(wanted)) or 'none'}"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=1, help="rounds of the same-process timing")
+    parser.add_argument("--repeats", type=int, default=1, help="timed calls per method")
     parser.add_argument("--pml", action="store_true", help="also time PML's AccuracyCalculator")
+    parser.add_argument("--qg", action="store_true", help="query -> gallery (halves of the data)")
     parser.add_argument("--quick", action="store_true", help="small sizes, for a smoke test")
     parser.add_argument("--sizes", default="60000x512,200000x128", help="N x D, comma-separated")
-    parser.add_argument("--worker", nargs=4, help=argparse.SUPPRESS)
+    parser.add_argument("--methods", default="bare,ours,blocked-fp32,reference")
+    parser.add_argument("--worker", nargs=5, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
-        methods, n, d, repeats = args.worker
-        print(json.dumps(worker(methods.split(","), int(n), int(d), int(repeats))))
+        method, n, d, repeats, qg = args.worker
+        print(json.dumps(worker(method, int(n), int(d), int(repeats), qg == "True")))
         return
 
     import faiss
 
+    from metriclab.evaluation.precision import fast_bf16
+
     sizes = [tuple(int(v) for v in size.split("x")) for size in args.sizes.split(",")]
     if args.quick:
         sizes = [(6_000, 128), (20_000, 64)]
-    print(f"faiss {faiss.__version__}, {faiss.omp_get_max_threads()} threads, {load()}")
+    methods = args.methods.split(",") + (["pml"] if args.pml else [])
+    import torch
+
     print(
-        "| data | k | method | time (s) | ratio | cpu (s) | peak RSS (MB) | RSS before call (MB) |"
+        f"faiss {faiss.__version__}, {faiss.omp_get_max_threads()} threads, torch "
+        f"{torch.__version__}, {torch.get_num_threads()} threads, {load()}"
     )
-    print("|---|---|---|---|---|---|---|---|")
-    for i, (n, d) in enumerate(sizes):
-        timing = spawn(["bare", "ours"], n, d, args.repeats) if i == 0 else None
-        methods = ["bare", "ours"] + (["pml"] if args.pml and i == 0 else [])
-        runs = {m: spawn([m], n, d) for m in methods}
-        times = {m: r["time_s"][m] for m, r in runs.items()}
-        cpus = {m: r["cpu_s"][m] for m, r in runs.items()}
-        if timing:
-            times.update(timing["time_s"])
-            cpus.update(timing["cpu_s"])
+    print(f"{cpu_flags()}; bf16 measured fast: {fast_bf16(torch.device('cpu'))}")
+    mode = "query -> gallery (halves)" if args.qg else "self-gallery"
+    print(f"mode: {mode}")
+    print("| data | k | method | path | time (s) | ratio | cpu (s) | peak RSS (MB) | neighbours |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for n, d in sizes:
+        runs = {m: spawn(m, n, d, args.repeats, args.qg) for m in methods}
+        bare = runs["bare"]["time_s"] if "bare" in runs else float("nan")
+        ref = runs.get("reference")
         for m, r in runs.items():
-            ratio = times[m] / times["bare"]
+            same = ""
+            if r["neighbours"] and ref is not None:
+                diff = max(abs(r["metrics"][key] - ref["metrics"][key]) for key in ref["metrics"])
+                same = "same" if r["neighbours"] == ref["neighbours"] else "DIFFERENT"
+                same += f" (metrics max diff {diff:.1e})"
             print(
-                f"| {n:,} x {d} ({r['classes']:,} classes) | {r['k']} | {m} | {times[m]:.1f} "
-                f"| {ratio:.3f} | {cpus[m]:.1f} | {r['peak_rss_mb']:.0f} "
-                f"| {r['rss_before_mb']:.0f} |",
+                f"| {n:,} x {d} ({r['classes']:,} classes) | {r['k']} | {m} | {r['path']} "
+                f"| {r['time_s']:.1f} | {r['time_s'] / bare:.3f} | {r['cpu_s']:.1f} "
+                f"| {r['peak_rss_mb']:.0f} | {same} |",
                 flush=True,
             )
-        print(f"  metrics: {runs['ours']['ours_metrics']}", file=sys.stderr)
-        if "pml" in runs:
-            print(f"  pml metrics: {runs['pml']['pml_metrics']}", file=sys.stderr)
+        for m in ("ours", "pml"):
+            if m in runs:
+                shown = {key: round(v, 4) for key, v in runs[m]["metrics"].items()}
+                print(f"  {m} metrics: {shown}", file=sys.stderr)
     print(f"done, {load()}")
 
 

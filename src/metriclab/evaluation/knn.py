@@ -12,7 +12,7 @@ sort). No search kernel promises that order among equal similarities, and a BLAS
 two equal gallery rows differently, so a row whose candidates hold two similarities closer than
 the rounding bound ``tol = D * 2**-22`` (see :func:`_rank_with_ties`) is re-scored elementwise
 and re-sorted by ``(-similarity, index)``; one extra neighbour is searched to detect a tie that
-straddles the k-th place, and those rare rows are recomputed exactly over the whole gallery.
+straddles the k-th place, and those rare rows are searched again with more candidates.
 Rows with no such close pair keep the search's order, which is then provably the same.
 """
 
@@ -24,7 +24,7 @@ import numpy as np
 import torch
 
 from metriclab.evaluation import rescore
-from metriclab.evaluation.backends import make_searcher, resolve_backend
+from metriclab.evaluation.backends import Searcher, make_searcher, resolve_backend
 from metriclab.evaluation.paths import SearchPlan, blocked_neighbors, plan_search
 
 _CHUNK_ELEMENTS = 2**22  # query rows x neighbours kept per chunk
@@ -96,7 +96,7 @@ def nearest_neighbors(
         positions = rows[start : start + chunk]
         q = query[torch.from_numpy(positions).to(query.device)]
         sims, idx = search(q, k_search)
-        idx = _rank_with_ties(q, gallery, sims, idx, k_rank).cpu().numpy()
+        idx = _rank_with_ties(q, gallery, sims, idx, k_rank, search).cpu().numpy()
         if exclude_self:
             idx = _drop_self(idx, positions)
         yield start, idx
@@ -108,6 +108,7 @@ def _rank_with_ties(
     sims: torch.Tensor,
     idx: torch.Tensor,
     k: int,
+    search: Searcher | None = None,
 ) -> torch.Tensor:
     """The ``k`` nearest in ``(-sim, index)`` order from sorted candidates: ``[c, k_s] -> [c, k]``.
 
@@ -115,7 +116,8 @@ def _rank_with_ties(
     of unit vectors by at most ``D * 2**-24``, so two candidates whose searched similarities differ
     by more than ``tol = D * 2**-22`` are in the same order under either arithmetic. Only rows
     with adjacent candidates within ``tol`` (``sims`` is sorted) go to :func:`_rescore`; the
-    others keep the search's order.
+    others keep the search's order. ``search`` finds more candidates for the rows whose run of
+    near-equal candidates reaches past the last one (see :func:`_rescore`).
     """
     tol = q.shape[1] * 2.0**-22
     if sims.is_cuda:
@@ -126,7 +128,7 @@ def _rank_with_ties(
         near, rows = torch.from_numpy(near_np), torch.from_numpy(np.flatnonzero(near_np.any(1)))
     out = idx[:, :k].clone()
     if len(rows):
-        out[rows] = _rescore(q[rows], gallery, sims[rows], idx[rows], near[rows], k)
+        out[rows] = _rescore(q[rows], gallery, sims[rows], idx[rows], near[rows], k, search)
     return out
 
 
@@ -137,6 +139,7 @@ def _rescore(
     idx: torch.Tensor,
     near: torch.Tensor,
     k: int,
+    search: Searcher | None = None,
 ) -> torch.Tensor:
     """Re-sort candidates by ``(-sim, index)`` and keep ``k``: ``[r, k_s] -> [r, k]`` indices.
 
@@ -144,9 +147,10 @@ def _rescore(
     ``tol``) are re-scored by :func:`_pair_sims`, the same arithmetic for every candidate, so
     equal gallery rows get equal values (a search kernel may round them differently by
     position). Re-scored values move by less than ``tol / 2``, so they stay between the
-    (unchanged) values around their run: only the order inside a run changes. If
-    ``sims[:, k-1] == sims[:, k]`` the set may hold a higher index than a tied item left out;
-    such rows are recomputed by :func:`_exact_topk`.
+    (unchanged) values around their run: only the order inside a run changes. A row whose run
+    through rank ``k - 1`` reaches the last candidate may have run members (ties, or items that
+    re-score higher) that were not searched: it is searched again with 4 times the candidates
+    (``search``), or recomputed by :func:`_exact_topk` (no ``search``, or past 2048).
     """
     pad = near.new_zeros(len(near), 1)
     involved = torch.cat([near, pad], dim=1) | torch.cat([pad, near], dim=1)
@@ -157,10 +161,17 @@ def _rescore(
     sims, idx = sims.gather(1, order), idx.gather(1, order)
     order = sims.sort(dim=1, descending=True, stable=True).indices
     sims, idx = sims.gather(1, order), idx.gather(1, order)
-    if idx.shape[1] > k:
-        tied = (sims[:, k - 1] == sims[:, k]).nonzero().flatten()
-        if len(tied):
-            idx[tied, :k] = _exact_topk(q[tied], gallery, k)
+    n_cand = idx.shape[1]
+    if k < n_cand < len(gallery):
+        open_end = near[:, k - 1 :].all(dim=1).nonzero().flatten()
+        if len(open_end):
+            wider = min(len(gallery), 4 * n_cand)
+            qr = q[open_end]
+            if search is not None and wider <= 2048:
+                sims, more = search(qr, wider)
+                idx[open_end, :k] = _rank_with_ties(qr, gallery, sims, more, k, search)
+            else:
+                idx[open_end, :k] = _exact_topk(qr, gallery, k)
     return idx[:, :k]
 
 

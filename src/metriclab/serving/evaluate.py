@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 
 from metriclab.errors import ConfigError
 from metriclab.evaluation import clustering_metrics, retrieval_metrics
@@ -71,7 +72,11 @@ def evaluate_run(run: Run, options: dict[str, Any]) -> tuple[dict[str, float], P
     (query, q_labels), (gallery, g_labels) = embedded[parts[0]], embedded[parts[-1]]
     if len(parts) == 1:
         gallery = g_labels = None
-    metrics = retrieval_metrics(query, q_labels, gallery, g_labels)
+    # the search runs where the model ran (CUDA: on the GPU, see metriclab.evaluation.paths)
+    on_device = [None if e is None else torch.from_numpy(e).to(device) for e in (query, gallery)]
+    metrics = retrieval_metrics(
+        on_device[0], q_labels, on_device[1], g_labels, on_search=lambda p: print(f"k-NN: {p}")
+    )
     if options["nmi"]:
         metrics.update(clustering_metrics(query, q_labels, seed=int(run.cfg.get("seed", 0))))
     result = {f"{split}/{k}": float(v) for k, v in metrics.items()}
