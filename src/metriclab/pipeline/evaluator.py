@@ -33,6 +33,16 @@ def restore_order(
     return embeddings.cpu().numpy()[first], labels.cpu().numpy()[first]
 
 
+def restore_order_on_device(
+    embeddings: torch.Tensor, labels: torch.Tensor, indices: torch.Tensor
+) -> tuple[torch.Tensor, np.ndarray]:
+    """:func:`restore_order` with the embeddings left on their device (the k-NN search runs
+    there: no host round trip): ``[N, D]`` tensor, ``[N]`` numpy labels."""
+    _, first = np.unique(indices.cpu().numpy(), return_index=True)
+    keep = torch.from_numpy(first).to(embeddings.device)
+    return embeddings[keep], labels.cpu().numpy()[first]
+
+
 class RetrievalEvaluator(pl.Callback):
     """Logs ``val/…`` after every validation and ``test/…`` after testing.
 
@@ -58,6 +68,7 @@ class RetrievalEvaluator(pl.Callback):
         self.results: dict[str, dict[str, float]] = {}
         # loader -> (embeddings [N, D], labels [N], dataset indices [N]) of the last evaluation
         self.gathered: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+        self.search_paths: dict[str, str] = {}  # stage -> the k-NN search that ran (logged once)
 
     # ------------------------------------------------------------ collection
     def _reset(self) -> None:
@@ -85,7 +96,7 @@ class RetrievalEvaluator(pl.Callback):
         self._collect(outputs, dataloader_idx)
 
     # ----------------------------------------------------------- computation
-    def _gathered(self, pl_module: pl.LightningModule, loader: int) -> tuple[np.ndarray, ...]:
+    def _gathered(self, pl_module: pl.LightningModule, loader: int) -> tuple[Any, np.ndarray]:
         parts = self.outputs.get(loader, [])
         emb = torch.cat([p["embeddings"] for p in parts])
         labels = torch.cat([p["labels"] for p in parts])
@@ -96,7 +107,12 @@ class RetrievalEvaluator(pl.Callback):
             )
         ordered = restore_order(emb, labels, indices)
         self.gathered[loader] = (*ordered, np.unique(indices.cpu().numpy()))
-        return ordered
+        return restore_order_on_device(emb, labels, indices)
+
+    def _log_search(self, stage: str, path: str) -> None:
+        if self.search_paths.get(stage) != path:
+            log.info("%s retrieval metrics: k-NN search %s", stage, path)
+        self.search_paths[stage] = path
 
     def compute(self, stage: str, pl_module: pl.LightningModule) -> dict[str, float]:
         """The stage's metrics from the collected outputs (all ranks take part)."""
@@ -110,7 +126,14 @@ class RetrievalEvaluator(pl.Callback):
             )
         metrics: dict[str, float] = {}
         if pl_module.trainer.is_global_zero:
-            metrics = retrieval_metrics(emb, labels, gallery, gallery_labels, ks=self.ks)
+            metrics = retrieval_metrics(
+                emb,
+                labels,
+                gallery,
+                gallery_labels,
+                ks=self.ks,
+                on_search=lambda path: self._log_search(stage, path),
+            )
             if self.nmi[stage]:
                 metrics["nmi"] = clustering_metrics(emb, labels, seed=self.seed)["nmi"]
         metrics = pl_module.trainer.strategy.broadcast(metrics, src=0)
