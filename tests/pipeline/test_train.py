@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import math
 
 import pytest
+import torch
 from omegaconf import OmegaConf
 
 from metriclab.errors import ConfigError
@@ -27,18 +29,42 @@ METRICS_KEYS = {
 }
 
 
+def assert_learns(objects: dict, steps: int = 20) -> None:
+    """The run's module (its real loss, miner and optimizer groups) fits one training batch of
+    the run's own loader: the loss on it falls by a tenth in ``steps`` optimizer steps."""
+    module, datamodule = objects["module"], objects["datamodule"]
+    images, labels, _ = next(iter(datamodule.train_dataloader()))
+    optimizer = module.optimizer_factory(module.param_groups())
+    module.train()
+    torch.manual_seed(0)
+
+    def batch_loss():
+        embeddings = module(images)
+        return module.loss(embeddings, labels, module.mine(embeddings, labels, None))
+
+    first = float(batch_loss().detach())
+    for _ in range(steps):
+        optimizer.zero_grad()
+        batch_loss().backward()
+        optimizer.step()
+    last = float(batch_loss().detach())
+    assert math.isfinite(last) and last < 0.9 * first, (first, last)
+
+
 @pytest.mark.parametrize("miner", MINERS)
 @pytest.mark.parametrize("loss", PAIR_LOSSES)
 def test_fast_dev_run_pair_loss_with_miner(make_cfg, loss, miner):
     metrics, objects = train(make_cfg(f"loss={loss}", f"miner={miner}", "debug=fdr"))
     assert 0.0 <= metrics["test/recall@1"] <= 1.0
     assert (objects["module"].miner is None) == (miner == "none")
+    assert_learns(objects)
 
 
 @pytest.mark.parametrize("loss", PROXY_LOSSES)
 def test_fast_dev_run_proxy_loss(make_cfg, loss):
     metrics, objects = train(make_cfg(f"loss={loss}", "debug=fdr"))
     assert 0.0 <= metrics["test/recall@1"] <= 1.0
+    assert_learns(objects)
     loss_params = [g for g in objects["module"].param_groups() if g["name"] == "loss"]
     if loss != "xbm":  # proxies / class weights get their own group at lr * lr_multiplier
         lr = objects["cfg"].optimizer.lr
