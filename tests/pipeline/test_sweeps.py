@@ -183,7 +183,7 @@ def test_grid_sweep_goes_on_past_a_failing_job_and_reports(monkeypatch, tmp_path
         assert 0 <= json.loads((job / "metrics.json").read_text())["test/recall@1"] <= 1
         hparams = hparams_of(job)
         assert hparams["loss"] == loss and hparams["data.batch_size"] == "48"  # an integer
-        assert {"test/recall@1", "test/map@r", "best/val/recall@1"} <= hparams["metrics"]
+        assert {"test/recall@1", "test/map@r", "val/best_recall@1"} <= hparams["metrics"]
 
     report = load_script("metriclab_report_script", ROOT / "scripts" / "report.py")
     rows = report.report(sweep_dir)

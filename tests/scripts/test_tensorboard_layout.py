@@ -15,7 +15,7 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 from tensorboard.plugins.hparams import plugin_data_pb2
 
 from metriclab.pipeline.hparams import hparams_summaries, run_hparams, swept_keys
-from metriclab.pipeline.tb_logger import RunTensorBoardLogger, job_name
+from metriclab.pipeline.tb_logger import RunTensorBoardLogger, job_name, tensorboard_tag
 
 
 @pytest.fixture(autouse=True)
@@ -83,11 +83,28 @@ def test_a_sweep_job_logs_under_its_overrides_without_an_epoch_card(tmp_path: Pa
     as_sweep_job(tmp_path, ["loss=contrastive,triplet"], ["loss=triplet"])
     logger = RunTensorBoardLogger(str(tmp_path / "0"))
     assert Path(logger.log_dir) == tmp_path / "0" / "tensorboard" / "loss=triplet"
-    logger.log_metrics({"val/map@r": 0.5, "epoch": 0}, step=3)
+    logger.log_metrics({"val/map@r": 0.5, "epoch": 0, "lr-Adam/head": 0.1}, step=3)
+    logger.log_metrics({"best/val/map@r": 0.5}, step=3)
     logger.experiment.flush()
     acc = EventAccumulator(logger.log_dir).Reload()
-    assert acc.Tags()["scalars"] == ["val/map@r"]
+    assert sorted(acc.Tags()["scalars"]) == ["train/lr-Adam/head", "val/best_map@r", "val/map@r"]
     assert acc.PluginTagToContent("custom_scalars")  # the train / val / test layout
     HydraConfig().set_config(compose_config(["loss=triplet"], tmp_path / "single"))
     single = RunTensorBoardLogger(str(tmp_path / "single"))
     assert Path(single.log_dir) == tmp_path / "single" / "tensorboard"
+
+
+def test_tags_are_grouped_by_stage() -> None:
+    assert tensorboard_tag("lr-Adam/backbone") == "train/lr-Adam/backbone"
+    assert tensorboard_tag("best/val/map@r") == "val/best_map@r"
+    assert tensorboard_tag("test/recall@1") == "test/recall@1"
+    assert tensorboard_tag("best/x") == "best/x"
+
+
+def test_hparams_lists_the_best_value_and_map_at_r_first() -> None:
+    metrics = {"test/recall@1": 0.5, "test/nmi": 0.1, "test/map@r": 0.2, "val/best_map@r": 0.3}
+    experiment, _, _ = hparams_summaries({"loss": "circle"}, metrics)
+    parse = plugin_data_pb2.HParamsPluginData.FromString
+    infos = parse(experiment.value[0].metadata.plugin_data.content).experiment.metric_infos
+    names = [i.name.tag for i in infos]
+    assert names == ["val/best_map@r", "test/map@r", "test/recall@1", "test/nmi"]

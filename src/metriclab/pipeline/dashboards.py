@@ -34,7 +34,6 @@ from metriclab.serving.index import normalized
 from metriclab.serving.render import (
     BLUE,
     LEGEND,
-    caption_size,
     captioned,
     framed,
     grid,
@@ -43,6 +42,12 @@ from metriclab.serving.render import (
     thumbnail,
     tile_captions,
 )
+
+
+def grid_caption_size(thumbnail_size: int) -> int:
+    """Caption font of the grid: 1/4 of a framed tile, at least 14 px. TensorBoard shrinks the
+    grid (6 tiles wide) to its card, about 300 px, so the text has to be large in the image."""
+    return max(14, (thumbnail_size + 6) // 4)
 
 
 class RetrievalDashboard(pl.Callback):
@@ -127,7 +132,7 @@ class RetrievalDashboard(pl.Callback):
         sims[np.arange(len(queries)), queries] = -np.inf  # the query itself, by position
         order = np.argsort(-sims, axis=1, kind="stable")[:, : min(self.top_k, len(x) - 1)]
         size = self.thumbnail_size
-        text = caption_size(size + 6)
+        text = grid_caption_size(size)
         rows = []
         for r, (q, neighbours) in enumerate(zip(queries, order, strict=True)):
             captions = tile_captions(

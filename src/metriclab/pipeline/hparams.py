@@ -9,8 +9,9 @@ HPARAMS tab. What a row holds:
 - in a single run, the main choices (``data``, ``backbone``, ``loss``, ``miner``), every
   command-line override (``optimizer.lr=0.001``...) and the fixed knobs given as ``params``;
 - integers are written as text (``48``, not ``48.000``), other numbers as numbers;
-- the metrics ``test/<metric>`` (the best checkpoint's test results) and ``best/<monitor>``
-  (the best validation value, e.g. ``best/val/map@r``).
+- the metrics ``test/<metric>`` (the best checkpoint's test results) and the best validation
+  value (``best/<monitor>``, tagged ``val/best_map@r`` by
+  :class:`~metriclab.pipeline.tb_logger.RunTensorBoardLogger`), the best one and MAP@R first.
 """
 
 from __future__ import annotations
@@ -32,6 +33,10 @@ HParam = int | float | str | bool
 #: Overrides that say where a run goes, not how it trains.
 SKIPPED_PREFIXES = ("hydra.", "paths.", "hydra/", "ckpt_path")
 
+
+#: Metrics listed first in the HPARAMS table (after the best validation value): the ones that
+#: do not saturate; TensorBoard ticks only the first few.
+FIRST_METRICS = ("test/map@r", "test/recall@1", "test/r_precision")
 
 #: Group choices a single run always shows (the others only when overridden).
 MAIN_GROUPS = ("data", "backbone", "loss", "miner")
@@ -136,7 +141,9 @@ def hparams_summaries(params: Mapping[str, HParam], metrics: Mapping[str, float]
     from tensorboard.plugins.hparams import plugin_data_pb2
     from torch.utils.tensorboard.summary import hparams
 
-    experiment, start, end = hparams(dict(params), dict(metrics))
+    first = [k for k in metrics if "best" in k] + [k for k in FIRST_METRICS if k in metrics]
+    ordered = {k: metrics[k] for k in [*dict.fromkeys(first), *metrics]}  # shown by default
+    experiment, start, end = hparams(dict(params), ordered)
     value = experiment.value[0]
     data = plugin_data_pb2.HParamsPluginData.FromString(value.metadata.plugin_data.content)
     for info in data.experiment.hparam_infos:
@@ -176,6 +183,8 @@ class HParamsLogger(pl.Callback):
         loggers = [lg for lg in trainer.loggers if isinstance(lg, TensorBoardLogger)]
         if not loggers or not trainer.is_global_zero:
             return
+        from metriclab.pipeline.tb_logger import RunTensorBoardLogger, tensorboard_tag
+
         params = run_hparams(self.params)
         metrics = self.final_metrics(trainer)
         if not metrics:
@@ -186,7 +195,10 @@ class HParamsLogger(pl.Callback):
             if new:
                 logger.log_metrics(new, step=trainer.global_step)
             writer = logger.experiment._get_file_writer()
-            for summary in hparams_summaries(params, metrics):
+            shown = metrics
+            if isinstance(logger, RunTensorBoardLogger):  # its tags: val/best_map@r
+                shown = {tensorboard_tag(k): v for k, v in metrics.items()}
+            for summary in hparams_summaries(params, shown):
                 writer.add_summary(summary)
             logger.experiment.flush()
         self.written = params

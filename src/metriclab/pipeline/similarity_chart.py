@@ -29,7 +29,7 @@ def separation(pos: np.ndarray, neg: np.ndarray, bins: np.ndarray) -> dict[str, 
 
 
 def similarity_chart(
-    pos: np.ndarray, neg: np.ndarray, title: str = "", width: float = 7.0, dpi: int = 100
+    pos: np.ndarray, neg: np.ndarray, title: str = "", width: float = 5.0, dpi: int = 100
 ) -> np.ndarray:
     """``uint8 [H, W, 3]``: the overlaid histograms of ``pos`` and ``neg`` (cosine similarities
     ``[P]`` and ``[N]``) with both means, the margin between them and the overlap."""
@@ -39,11 +39,11 @@ def similarity_chart(
     low = float(min(pos.min(), neg.min(), 0.0))
     bins = np.linspace(low, 1.0, 61)
     stats = separation(pos, neg, bins)
-    fig = Figure(figsize=(width, width * 0.5), dpi=dpi)
+    fig = Figure(figsize=(width, width * 0.62), dpi=dpi)  # small, large type: TB shrinks cards
     FigureCanvasAgg(fig)
     ax = fig.add_subplot()
     for values, color, name in ((neg, NEGATIVE, "different class"), (pos, POSITIVE, "same class")):
-        label = f"{name} ({len(values):,} pairs)"
+        label = f"{name} ({len(values):,})"
         ax.hist(values, bins, density=True, color=color, alpha=0.45, label=label)
         ax.hist(values, bins, density=True, color=color, histtype="step", linewidth=1.5)
     top = ax.get_ylim()[1]
@@ -61,17 +61,16 @@ def similarity_chart(
         f"margin {stats['margin']:.3f}",
         ha="center",
         va="bottom",
-        fontsize=11,
+        fontsize=13,
     )
     ax.set_ylim(0, top * 1.08)
     ax.set_xlim(low, 1.0)
-    ax.set_xlabel("cosine similarity of a pair", fontsize=11)
-    ax.set_ylabel("density", fontsize=11)
-    ax.tick_params(labelsize=10)
-    ax.legend(loc="upper left", fontsize=10, frameon=False)
-    heading = f"mean same {stats['mean_pos']:.3f}, mean different {stats['mean_neg']:.3f}, "
-    heading += f"overlap {stats['overlap']:.2f}"
-    ax.set_title(f"{title}\n{heading}" if title else heading, fontsize=11)
+    ax.set_xlabel("cosine similarity of a pair", fontsize=13)
+    ax.set_ylabel("density", fontsize=13)
+    ax.tick_params(labelsize=12)
+    ax.legend(loc="upper left", fontsize=11, frameon=False)
+    heading = f"overlap {stats['overlap']:.2f}"
+    ax.set_title(f"{title}\n{heading}" if title else heading, fontsize=13)
     fig.tight_layout()
     fig.canvas.draw()
     return np.asarray(fig.canvas.buffer_rgba())[..., :3].copy()

@@ -8,6 +8,10 @@
   a single run keeps ``<run dir>/tensorboard`` (its directory already names it);
 - the ``epoch`` value Lightning adds to every logged dict is dropped (a staircase card that comes
   first in the scalars tab and says nothing the step axis does not); the CSV logger keeps it;
+- tags are grouped by stage (:func:`tensorboard_tag`): the learning rates ``lr-Adam/head`` go to
+  ``train/lr-Adam/head`` and the best validation value ``best/val/map@r`` to
+  ``val/best_map@r``, so TensorBoard's time series opens on ``test``, ``train`` and ``val``
+  groups (its order is alphabetical) instead of one-point ``best`` and ``lr`` cards;
 - a custom-scalars layout (``train``, ``val``, ``test`` charts, in that order) is written once,
   so the CUSTOM SCALARS tab opens on the curves a person looks at first.
 """
@@ -38,6 +42,15 @@ def job_name(overrides: list[str], max_length: int = 120) -> str:
     return name[:max_length]
 
 
+def tensorboard_tag(key: str) -> str:
+    """The TensorBoard tag of a logged key: ``lr-*`` under ``train/``, ``best/<stage>/<name>``
+    as ``<stage>/best_<name>``; every other key as it is."""
+    if key.startswith("lr-"):
+        return f"train/{key}"
+    stage, _, name = key.removeprefix("best/").partition("/")
+    return f"{stage}/best_{name}" if key.startswith("best/") and name else key
+
+
 def sweep_job_overrides() -> list[str] | None:
     """This job's own overrides when it runs inside a Hydra multirun, else ``None``."""
     from hydra.core.hydra_config import HydraConfig
@@ -53,7 +66,7 @@ def sweep_job_overrides() -> list[str] | None:
 
 #: The CUSTOM SCALARS layout: category -> chart title -> tags (regular expressions).
 LAYOUT: dict[str, dict[str, list[str]]] = {
-    "train": {"loss": [r"train/loss_epoch", r"train/loss_step"], "learning rate": [r"lr-.*"]},
+    "train": {"loss": [r"train/loss_epoch", r"train/loss_step"], "learning rate": [r"train/lr-.*"]},
     "val": {
         "recall@k": [r"val/recall@\d+"],
         "map@r and r_precision": [r"val/map@r", r"val/r_precision"],
@@ -92,10 +105,12 @@ class RunTensorBoardLogger(TensorBoardLogger):
 
     @rank_zero_only
     def log_metrics(self, metrics: Mapping[str, float], step: int | None = None) -> None:
-        """As TensorBoardLogger's, minus the ``epoch`` entry Lightning adds."""
+        """As TensorBoardLogger's, minus the ``epoch`` entry Lightning adds, tags grouped by
+        stage (:func:`tensorboard_tag`)."""
         if not self._layout_written:
             self._write_layout()
-        super().log_metrics({k: v for k, v in metrics.items() if k != "epoch"}, step)
+        tagged = {tensorboard_tag(k): v for k, v in metrics.items() if k != "epoch"}
+        super().log_metrics(tagged, step)
 
     def _write_layout(self) -> None:
         from torch.utils.tensorboard.summary import custom_scalars
