@@ -67,3 +67,15 @@ def one_error_line(result: subprocess.CompletedProcess) -> str:
     lines = [line for line in result.stderr.splitlines() if line.startswith("error:")]
     assert len(lines) == 1 and "Traceback" not in result.stderr, result.stderr[-2000:]
     return lines[0]
+
+
+def epoch_losses(run_dir: Path) -> list[float]:
+    """``train/loss_epoch`` of each epoch from a run's CSV log (``logger=csv`` or ``many``)."""
+    import csv
+
+    logs = sorted(run_dir.rglob("metrics*.csv"))
+    rows = [row for log in logs for row in csv.DictReader(log.open(newline=""))]
+    by_epoch = {
+        int(r["epoch"]): float(r["train/loss_epoch"]) for r in rows if r.get("train/loss_epoch")
+    }
+    return [by_epoch[e] for e in sorted(by_epoch)]

@@ -6,7 +6,7 @@ import json
 import re
 
 import pytest
-from config_helpers import run_train
+from config_helpers import epoch_losses, run_train
 
 FAST = [
     "data=digits",
@@ -78,11 +78,15 @@ def test_ddp_on_two_cpu_processes_runs_end_to_end(tmp_path):
         "trainer.accelerator=cpu",
         "trainer.devices=2",
         *FAST,
+        "trainer.max_epochs=2",
+        "logger=csv",
         f"hydra.run.dir={run_dir}",
         cwd=tmp_path,
     )
     assert result.returncode == 0, result.stderr[-2000:]
     metrics = json.loads((run_dir / "metrics.json").read_text())
     assert 0.5 <= metrics["test/recall@1"] <= 1.0
+    losses = epoch_losses(run_dir)
+    assert len(losses) == 2 and losses[1] < losses[0], losses  # the two ranks learn together
     assert (run_dir / "checkpoints" / "last.ckpt").is_file()
     assert result.stdout.count("test/recall@1") == 1  # rank 0 alone prints the table

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 import pytorch_lightning as pl
 import torch
-from config_helpers import TINY, compose_config
+from config_helpers import TINY, compose_config, epoch_losses
 
 from metriclab.pipeline import train
 from metriclab.pipeline.checkpoint import AtomicCheckpointIO
@@ -156,6 +156,8 @@ def test_sigterm_saves_last_ckpt_and_the_run_resumes(tmp_path, make_cfg):
     assert [epoch for epoch, _ in objects["evaluator"].history] == [0, 1, 2]
     assert objects["trainer"].current_epoch == 3
     assert 0.0 <= json.loads((run_dir / "metrics.json").read_text())["test/recall@1"] <= 1.0
+    losses = epoch_losses(run_dir)  # the logs before and after the resume: it kept learning
+    assert len(losses) == 3 and losses[2] < losses[0], losses
     kept = (run_dir / "csv" / "metrics.before-resume-1.csv").read_text()  # Lightning would delete
     assert "val/recall@1" in kept and (run_dir / "csv" / "metrics.csv").is_file()
 
