@@ -27,7 +27,7 @@ def _synthetic(n: int, seed: int):
 def test_target_precision_is_met_on_a_separate_half(target: float) -> None:
     scores, correct, known = _synthetic(200_000, seed=int(target * 100))
     labels = np.where(known, np.arange(len(known)) % 50, 50 + np.arange(len(known)) % 20)
-    first, second = split_halves(labels, known, seed=0)
+    first, second = split_halves(labels, known, seed=0, strangers="class")
     assert not (first & second).any() and (first | second).all()
     assert not set(labels[~known & first]) & set(labels[~known & second])
     block = calibrate(scores[first], correct[first], known[first], target_precision=target)
@@ -38,6 +38,15 @@ def test_target_precision_is_met_on_a_separate_half(target: float) -> None:
     assert block["target"] == {"precision": target}
     curve = block["curve"]
     assert len(curve["threshold"]) <= 200 and curve["coverage"][-1] == 1.0
+
+
+def test_item_halves_split_every_class() -> None:
+    labels = np.repeat(np.arange(7), 15)
+    known = labels < 4
+    first, second = split_halves(labels, known, seed=3)
+    assert not (first & second).any() and (first | second).all()
+    sizes = [(first & (labels == c)).sum() for c in range(7)]
+    assert sorted(set(sizes)) == [7, 8] and abs(first.sum() - second.sum()) <= 1
 
 
 def test_target_fmr_bounds_the_strangers_accepted() -> None:

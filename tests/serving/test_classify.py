@@ -75,3 +75,11 @@ def test_nearest_centroid_equals_a_loop() -> None:
     assert nearest_centroid(np.array([[-1.0, -1.0]]), mu)[0].tolist() == [0]  # not the zero row
     got = classify("centroid", None, None, query, centroids)
     np.testing.assert_array_equal(got[0], pred)
+    soft_pred, soft = classify("centroid", None, None, query, centroids, temperature=0.1)
+    np.testing.assert_array_equal(soft_pred, pred)
+    for q, p, c in zip(query, soft_pred, soft, strict=True):
+        cos = {
+            label: float(np.dot(q, m) / np.linalg.norm(q) / np.linalg.norm(m))
+            for label, m in ((lab, centroids[lab]) for lab in set(g_labels.tolist()))
+        }
+        assert c == pytest.approx(np.exp(cos[p] / 0.1) / sum(np.exp(v / 0.1) for v in cos.values()))

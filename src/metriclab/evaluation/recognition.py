@@ -10,10 +10,10 @@ order, e.g. Omniglot's drawers 01..20):
    queries all the others); accuracy of the k-NN vote and of the nearest centroid.
 3. **open set**: the first ``enroll`` items of each known class are enrolled; items
    ``enroll + 1 ...`` of *every* class query. AUROC of the confidence, known vs unknown queries.
-   The queries are split in two halves (:func:`~metriclab.serving.calibrate.split_halves`:
-   known-class queries item by item, unknown ones class by class); the threshold is calibrated
-   on the first half for ``target_precision`` and precision, coverage and open-set accuracy are
-   measured on the second.
+   The queries are split in two halves (:func:`~metriclab.serving.calibrate.split_halves`: a
+   random half of each class's queries; ``strangers="class"``: unknown classes whole, half of
+   them each side); the threshold is calibrated on the first half for ``target_precision`` and
+   precision, coverage and open-set accuracy are measured on the second.
 4. **verification** on pairs of the whole split: every same-class pair (at most ``max_pairs``)
    against ``max_pairs`` random different-class pairs, cosine scores: ``TAR@FAR`` and
    ``FNMR@FMR = 1 - TAR@FAR`` at each ``far``.
@@ -39,7 +39,12 @@ def _unit(x: np.ndarray) -> np.ndarray:
 
 
 def predict_both(
-    gallery: np.ndarray, g_labels: np.ndarray, query: np.ndarray, k: int, exclude_self=False
+    gallery: np.ndarray,
+    g_labels: np.ndarray,
+    query: np.ndarray,
+    k: int,
+    exclude_self: bool = False,
+    temperature: float = 0.0,
 ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """``{"knn": (labels, confidence), "centroid": (...)}`` of ``query`` over the gallery."""
     g, q = _unit(gallery), _unit(query)
@@ -57,18 +62,19 @@ def predict_both(
         counts = np.bincount(g_labels, minlength=len(centroids)).astype(np.float32)
         return {
             "knn": knn_vote(sims, g_labels[rows], k),
-            "centroid": _loo_centroid(q, g_labels, centroids, counts),
+            "centroid": _loo_centroid(q, g_labels, centroids, counts, temperature),
         }
-    return {"knn": knn_vote(sims, g_labels[rows], k), "centroid": nearest_centroid(q, centroids)}
+    centroid = nearest_centroid(q, centroids, temperature)
+    return {"knn": knn_vote(sims, g_labels[rows], k), "centroid": centroid}
 
 
-def _loo_centroid(q, labels, centroids, counts) -> tuple[np.ndarray, np.ndarray]:
+def _loo_centroid(q, labels, centroids, counts, temperature) -> tuple[np.ndarray, np.ndarray]:
     out_l, out_c = np.empty(len(q), dtype=np.int64), np.empty(len(q))
     for i in range(len(q)):  # one class mean changes per query; C x D each: fine for eval sizes
         mu = centroids.copy()
         c, n = labels[i], counts[labels[i]]
         mu[c] = (mu[c] * n - q[i]) / max(n - 1, 1) if n > 1 else 0.0
-        lab, conf = nearest_centroid(q[i : i + 1], mu)
+        lab, conf = nearest_centroid(q[i : i + 1], mu, temperature)
         out_l[i], out_c[i] = lab[0], conf[0]
     return out_l, out_c
 
@@ -90,7 +96,9 @@ def recognition_metrics(
     known_fraction: float = 0.5,
     k: int = 5,
     method: str = "knn",
+    temperature: float = 0.0,
     target_precision: float = 0.95,
+    strangers: str = "item",
     fars: Sequence[float] = (1e-3, 1e-4),
     max_pairs: int = 1_000_000,
     seed: int = 0,
@@ -117,13 +125,13 @@ def recognition_metrics(
             out[f"closed/{name}_acc@{n}"] = float(np.mean(pred == truth))
 
     gal, qry = known & _first_n(y, enroll), ~_first_n(y, enroll)
-    got = predict_both(x[gal], y[gal], x[qry], k)
+    got = predict_both(x[gal], y[gal], x[qry], k, temperature=temperature)
     q_known, q_labels = known[qry], y[qry]
     for name, (_, conf) in got.items():
         out[f"openset/{name}_auroc"] = auroc(conf[q_known], conf[~q_known])
     pred, conf = got[method]
     correct = (pred == q_labels) & q_known
-    first, second = split_halves(q_labels, q_known, seed)
+    first, second = split_halves(q_labels, q_known, seed, strangers)
     block = calibrate(conf[first], correct[first], q_known[first], target_precision)
     held = decision_metrics(conf[second], correct[second], q_known[second], block["threshold"])
     out["openset/threshold"] = block["threshold"]

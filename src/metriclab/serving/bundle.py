@@ -4,8 +4,8 @@ Beside ``index.faiss`` + ``index.json`` an export holds ``centroids.npy`` (``flo
 row ``c`` the mean of the normalised gallery embeddings of class ``c``;
 :func:`~metriclab.serving.classify.class_centroids`). ``index.json``'s ``classifier`` block
 (written by ``scripts/export.py calibrate=DIR``) names the classifier (``method``, ``k``,
-``weighted``), its ``threshold``, the ``target`` it was calibrated for, what it gave on the
-calibration queries and the precision-coverage ``curve``.
+``weighted``, ``temperature``), its ``threshold``, the ``target`` it was calibrated for, what it
+gave on the calibration queries and the precision-coverage ``curve``.
 
 Decisions use the index's own search results (:func:`~metriclab.serving.index.search`), so they
 work over any FAISS index type the export writes.
@@ -64,12 +64,13 @@ def decide(
     method: str,
     k: int,
     weighted: bool = True,
+    temperature: float = 0.0,
 ) -> dict[str, np.ndarray]:
     """Search ``queries [Q, D]`` and classify them: ``label [Q]``, ``confidence [Q]`` and the
     evidence, ``similarities [Q, k]`` and ``rows [Q, k]`` (index rows, ``-1``: none)."""
     sims, rows = search(index, queries, k)
     row_labels = np.asarray(meta.labels + [-1], dtype=np.int64)[rows]  # row -1 -> label -1
-    label, conf = classify(method, sims, row_labels, queries, centroids, k, weighted)
+    label, conf = classify(method, sims, row_labels, queries, centroids, k, weighted, temperature)
     return {"label": label, "confidence": conf, "similarities": sims, "rows": rows}
 
 
@@ -116,13 +117,15 @@ def calibrate_bundle(folder: Path, model, options: dict[str, Any]) -> IndexMeta:
     emb, _ = embed(model, dataset, options["batch_size"], "cpu", 0, options["progress"], "calib")
     method, k = options["classifier"], int(options["classifier_k"])
     centroids = load_centroids(folder, index, meta) if method == "centroid" else None
-    got = decide(index, meta, centroids, emb, method, k)
+    temperature = float(options["temperature"]) if method == "centroid" else 0.0
+    got = decide(index, meta, centroids, emb, method, k, temperature=temperature)
     correct = (got["label"] == labels) & known
     target_p, target_f = (_number(options, key) for key in ("target_precision", "target_fmr"))
     if target_p is None and target_f is None:
         target_p = 0.95
     block = calibrate(got["confidence"], correct, known, target_p, target_f)
     block["calibration"]["source"] = str(Path(options["calibrate"]).expanduser().resolve())
-    meta.classifier = {"method": method, "k": k, "weighted": True, **block}
+    meta.classifier = {"method": method, "k": k, "weighted": True, "temperature": temperature}
+    meta.classifier.update(block)
     write_meta(folder, meta)
     return meta

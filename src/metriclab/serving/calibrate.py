@@ -81,17 +81,23 @@ def calibrate(
 
 
 def split_halves(
-    labels: np.ndarray, known: np.ndarray, seed: int = 0
+    labels: np.ndarray, known: np.ndarray, seed: int = 0, strangers: str = "item"
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Two disjoint boolean masks ``[N]`` over queries: known-class queries are split item by
-    item (half of each class's queries each side), unknown-class queries class by class (the
-    strangers of one half never appear in the other)."""
+    """Two disjoint boolean masks ``[N]`` over queries. Each class's queries are split item by
+    item (a random half of them each side, the odd one alternating between the sides); with
+    ``strangers="class"`` the unknown-class queries are split class by class instead (the
+    strangers of one half never appear in the other: a stricter test, but its precision then
+    varies with which stranger classes fell on each side)."""
     rng = np.random.default_rng(seed)
     labels, known = np.asarray(labels), np.asarray(known, dtype=bool)
+    if strangers not in ("item", "class"):
+        raise ConfigError(f"strangers={strangers}: choose item or class")
     first = np.zeros(len(labels), dtype=bool)
-    for c in np.unique(labels[known]):
-        rows = rng.permutation(np.flatnonzero(known & (labels == c)))
-        first[rows[: (len(rows) + 1) // 2]] = True
-    strangers = rng.permutation(np.unique(labels[~known]))
-    first[~known & np.isin(labels, strangers[: (len(strangers) + 1) // 2])] = True
+    by_item = np.unique(labels[known] if strangers == "class" else labels)
+    for i, c in enumerate(by_item):
+        rows = rng.permutation(np.flatnonzero(labels == c))
+        first[rows[: (len(rows) + i % 2) // 2]] = True
+    if strangers == "class":
+        names = rng.permutation(np.unique(labels[~known]))
+        first[~known & np.isin(labels, names[: (len(names) + 1) // 2])] = True
     return first, ~first

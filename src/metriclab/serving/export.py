@@ -52,6 +52,7 @@ OPTIONS: dict[str, Any] = {
     "target_fmr": None,  # or: the fraction of unknown-class queries given a class
     "classifier": "knn",  # knn or centroid: the classifier the threshold is calibrated for
     "classifier_k": 5,  # neighbours that vote (classifier=knn)
+    "temperature": 0.0,  # classifier=centroid: softmax temperature of the confidence (0: cosine)
 }
 
 

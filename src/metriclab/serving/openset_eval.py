@@ -24,7 +24,9 @@ OPENSET_OPTIONS: dict[str, Any] = {
     "openset_enroll": 5,  # images enrolled per known class for the open-set part
     "openset_k": 5,  # neighbours that vote
     "openset_classifier": "knn",  # knn or centroid: the one calibrated
+    "openset_temperature": 0.0,  # centroid confidence: softmax temperature (0: the cosine)
     "target_precision": 0.95,  # the precision the threshold is calibrated for
+    "openset_strangers": "item",  # item: halves split each class; class: unknown classes whole
 }
 
 
@@ -88,7 +90,9 @@ def openset_metrics(
         enroll=options["openset_enroll"],
         k=options["openset_k"],
         method=options["openset_classifier"],
+        temperature=options["openset_temperature"],
         target_precision=options["target_precision"],
+        strangers=options["openset_strangers"],
         seed=seed,
     )
     out.mkdir(parents=True, exist_ok=True)

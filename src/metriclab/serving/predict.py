@@ -35,6 +35,7 @@ OPTIONS: dict[str, Any] = {
     "classifier": "auto",  # auto (the calibrated one, else knn), knn or centroid
     "k": 0,  # neighbours that vote and are shown; 0: the calibrated k, else 5
     "threshold": "auto",  # auto (calibrated at export), none (never unknown) or a number
+    "temperature": -1.0,  # classifier=centroid softmax temperature; -1: the calibrated one, or 0
     "out": None,  # where predictions.csv/.json and the PNGs go (default INDEX_DIR/predictions)
     "pictures": True,  # one PNG per query
     "model": "torchscript",  # torchscript or onnx
@@ -46,18 +47,22 @@ UNKNOWN = "unknown"
 ORANGE = (230, 140, 20)
 
 
-def resolve(options: dict[str, Any], meta: IndexMeta) -> tuple[str, int, float]:
-    """``(classifier, k, threshold)`` from the options and the calibrated ``classifier`` block."""
+def resolve(options: dict[str, Any], meta: IndexMeta) -> tuple[str, int, float, float]:
+    """``(classifier, k, threshold, temperature)`` from the options and the calibrated
+    ``classifier`` block."""
     calibrated = meta.classifier or {}
     method = options["classifier"]
     method = calibrated.get("method", "knn") if method == "auto" else method
     k = int(options["k"]) or int(calibrated.get("k", 5))
+    t = float(options["temperature"])
+    t = float(calibrated.get("temperature", 0.0)) if t < 0 else t
+    t = t if method == "centroid" else 0.0
     text = str(options["threshold"]).lower()
     if text in ("none", "null", "off"):
-        return method, k, float("-inf")
+        return method, k, float("-inf"), t
     if text != "auto":
         try:
-            return method, k, float(text)
+            return method, k, float(text), t
         except ValueError:
             raise ConfigError(f"threshold={text}: expected auto, none or a number") from None
     if not calibrated:
@@ -65,15 +70,17 @@ def resolve(options: dict[str, Any], meta: IndexMeta) -> tuple[str, int, float]:
             "note: the index has no calibrated threshold (export with calibrate=DIR); "
             "every query gets a class"
         )
-        return method, k, float("-inf")
-    same = calibrated["method"] == method and (method == "centroid" or calibrated["k"] == k)
+        return method, k, float("-inf"), t
+    same = calibrated["method"] == method and (
+        calibrated.get("temperature", 0.0) == t if method == "centroid" else calibrated["k"] == k
+    )
     if not same:
         raise ConfigError(
-            f"classifier={method} k={k}: the threshold in index.json was calibrated for "
-            f"classifier={calibrated['method']} k={calibrated['k']}; use those, or pass "
-            "threshold=VALUE (or none)"
+            f"classifier={method} k={k} temperature={t}: the threshold in index.json was "
+            f"calibrated for classifier={calibrated['method']} k={calibrated['k']} temperature="
+            f"{calibrated.get('temperature', 0.0)}; use those, or pass threshold=VALUE (or none)"
         )
-    return method, k, float(calibrated["threshold"])
+    return method, k, float(calibrated["threshold"]), t
 
 
 def stranger_marks(files: list[str], root: Path) -> list[str]:
@@ -104,7 +111,7 @@ def predict(options: dict[str, Any]) -> list[dict[str, Any]]:
     index, meta = load_index(folder)
     if not options["query"]:
         raise ConfigError("no query given; pass query=IMAGE or query=FOLDER")
-    method, k, threshold = resolve(options, meta)
+    method, k, threshold, temperature = resolve(options, meta)
     files = list_images(options["query"])
     truth = query_labels(files, Path(options["query"]).expanduser(), meta.class_names)
     strangers = stranger_marks(files, Path(options["query"]).expanduser())
@@ -112,7 +119,7 @@ def predict(options: dict[str, Any]) -> list[dict[str, Any]]:
     dataset = ImageFiles(files, truth, eval_transform(meta.transform), meta.transform["channels"])
     emb, _ = embed(model, dataset, options["batch_size"], "cpu", 0, options["progress"], "query")
     centroids = load_centroids(folder, index, meta) if method == "centroid" else None
-    got = decide(index, meta, centroids, emb, method, k)
+    got = decide(index, meta, centroids, emb, method, k, temperature=temperature)
 
     out = Path(options["out"]) if options["out"] else folder / "predictions"
     out.mkdir(parents=True, exist_ok=True)
