@@ -50,16 +50,32 @@ def test_weights_path_round_trip(tmp_path: Path) -> None:
         torch.testing.assert_close(loaded[key], value, rtol=0, atol=0)
 
 
+def _assert_body_equals(backbone: TorchvisionBackbone, state: dict) -> None:
+    """Every tensor of the backbone's body is the file's tensor of the same name."""
+    loaded = backbone.body.state_dict()
+    assert loaded, "empty body"
+    for key, value in loaded.items():
+        torch.testing.assert_close(value, state[key], rtol=0, atol=0, msg=key)
+
+
 def test_classifier_keys_may_be_missing_or_of_another_size(tmp_path: Path) -> None:
     state = torchvision.models.resnet18(num_classes=100).state_dict()
-    TorchvisionBackbone("resnet18", weights_path=_save(state, tmp_path / "fine_tuned.pth"))
+    backbone = TorchvisionBackbone(
+        "resnet18", weights_path=_save(state, tmp_path / "fine_tuned.pth")
+    )
+    _assert_body_equals(backbone, state)
     state = {k: v for k, v in state.items() if not k.startswith("fc.")}
-    TorchvisionBackbone("resnet18", weights_path=_save(state, tmp_path / "no_fc.pth"))
+    backbone = TorchvisionBackbone("resnet18", weights_path=_save(state, tmp_path / "no_fc.pth"))
+    _assert_body_equals(backbone, state)
 
 
 def test_wrapped_checkpoint_is_unwrapped(tmp_path: Path) -> None:
-    state = {f"module.{k}": v for k, v in torchvision.models.resnet18().state_dict().items()}
-    TorchvisionBackbone("resnet18", weights_path=_save({"state_dict": state}, tmp_path / "c.pt"))
+    plain = torchvision.models.resnet18().state_dict()
+    state = {f"module.{k}": v for k, v in plain.items()}
+    backbone = TorchvisionBackbone(
+        "resnet18", weights_path=_save({"state_dict": state}, tmp_path / "c.pt")
+    )
+    _assert_body_equals(backbone, plain)
 
 
 def test_googlenet_file_with_auxiliary_heads_loads(tmp_path: Path) -> None:

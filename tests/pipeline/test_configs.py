@@ -103,9 +103,16 @@ def test_group_option_composes_and_builds(make_cfg, group, option):
         trainer = instantiate(node, logger=False, enable_checkpointing=False)
         assert trainer.max_epochs == cfg.trainer.max_epochs
     elif group == "logger":
-        assert all(instantiate(c) for c in node.values())
+        for name, sub in node.items():
+            logger = instantiate(sub)
+            assert type(logger).__name__ == str(sub._target_).rsplit(".", 1)[1], name
+            assert Path(logger.log_dir).is_relative_to(cfg.paths.output_dir), name
     elif group == "callbacks":
-        assert train_module.build_callbacks(cfg, has_validation=True)
+        built = train_module.build_callbacks(cfg, has_validation=True)
+        enabled = [c for c in node.values() if train_module.is_enabled(c)]
+        names = [type(c).__name__ for c in built]
+        assert names[: len(enabled)] == [str(c._target_).rsplit(".", 1)[1] for c in enabled]
+        assert names.count("RetrievalEvaluator") == 1
 
 
 @pytest.mark.parametrize("option", options("data"))
@@ -123,7 +130,11 @@ def test_experiment_composes(make_cfg, option):
     resolve(make_cfg(f"experiment={option}", tiny=False))
 
 
-def test_hydra_run_and_sweep_dirs_live_under_outputs():
-    text = (CONFIGS / "hydra" / "default.yaml").read_text()
-    assert "${paths.log_dir}/multirun/" in text and "${paths.log_dir}/runs/" in text
-    assert Path(CONFIGS / "paths" / "default.yaml").read_text().count("outputs") == 1
+def test_hydra_run_and_sweep_dirs_live_under_outputs(make_cfg, tmp_path):
+    cfg = make_cfg(f"paths.log_dir={tmp_path / 'logs'}")
+    run_dir = Path(OmegaConf.to_container(cfg.hydra.run, resolve=True)["dir"])
+    sweep_dir = Path(OmegaConf.select(cfg, "hydra.sweep.dir"))
+    assert run_dir.parent.parent == tmp_path / "logs" / "runs"
+    assert sweep_dir.parent.parent == tmp_path / "logs" / "multirun"
+    default = make_cfg(tiny=False)
+    assert OmegaConf.to_container(default.paths, resolve=True)["log_dir"].endswith("outputs")
