@@ -20,6 +20,8 @@ import torch
 from metriclab.evaluation import clustering_metrics, retrieval_metrics
 
 log = logging.getLogger("metriclab")
+#: The validation metrics the progress bar shows (the rest are in the logs and the final table).
+PROGRESS_BAR_KEYS = ("val/recall@1", "val/map@r")
 # Every rank logs the same (broadcast) values, so Lightning's advice to sync them does not apply.
 warnings.filterwarnings("ignore", message=r".*when logging on epoch level in distributed setting.*")
 
@@ -145,11 +147,14 @@ class RetrievalEvaluator(pl.Callback):
             return
         metrics = self.compute(stage, pl_module)
         self._reset()
-        # logged at trainer.global_step (Lightning would use one less in fit), as the dashboards
-        pl_module.log_dict({**metrics, "step": float(trainer.global_step)}, sync_dist=False)
+        # logged at trainer.global_step (Lightning would use one less in fit), as the dashboards;
+        # the progress bar shows R@1 and MAP@R under the names the logs and tables use
+        shown = {k: v for k, v in metrics.items() if k in PROGRESS_BAR_KEYS}
+        rest = {k: v for k, v in metrics.items() if k not in shown}
+        pl_module.log_dict(shown, sync_dist=False, prog_bar=stage == "val")
+        pl_module.log_dict({**rest, "step": float(trainer.global_step)}, sync_dist=False)
         self.results[stage] = metrics
         if stage == "val":
-            pl_module.log("val_r1", metrics["val/recall@1"], prog_bar=True, logger=False)
             self.history.append((trainer.current_epoch, metrics))
 
     def on_validation_epoch_end(self, trainer, pl_module) -> None:
