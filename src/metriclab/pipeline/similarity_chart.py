@@ -39,7 +39,7 @@ def similarity_chart(
     low = float(min(pos.min(), neg.min(), 0.0))
     bins = np.linspace(low, 1.0, 61)
     stats = separation(pos, neg, bins)
-    fig = Figure(figsize=(width, width * 0.62), dpi=dpi)  # small, large type: TB shrinks cards
+    fig = Figure(figsize=(width, width * 0.72), dpi=dpi)  # small, large type: TB shrinks cards
     FigureCanvasAgg(fig)
     ax = fig.add_subplot()
     for values, color, name in ((neg, NEGATIVE, "different class"), (pos, POSITIVE, "same class")):
@@ -62,13 +62,16 @@ def similarity_chart(
         ha="center",
         va="bottom",
         fontsize=13,
+        bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.85, "pad": 1},
     )
     ax.set_ylim(0, top * 1.08)
     ax.set_xlim(low, 1.0)
     ax.set_xlabel("cosine similarity of a pair", fontsize=13)
     ax.set_ylabel("density", fontsize=13)
     ax.tick_params(labelsize=12)
-    ax.legend(loc="upper left", fontsize=11, frameon=False)
+    ax.legend(  # under the axis: never over the bars or the margin
+        loc="upper center", bbox_to_anchor=(0.5, -0.28), ncol=2, fontsize=11, frameon=False
+    )
     heading = f"overlap {stats['overlap']:.2f}"
     ax.set_title(f"{title}\n{heading}" if title else heading, fontsize=13)
     fig.tight_layout()
