@@ -13,12 +13,12 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 
 
 def val_history(run_dir: Path) -> dict[str, list[float]]:
-    """Every ``val/*`` scalar of the run, in step order."""
+    """Every per-epoch ``val/*`` scalar of the run, in step order."""
     acc = EventAccumulator(str(run_dir / "tensorboard"), size_guidance={"scalars": 0}).Reload()
     return {
         tag: [e.value for e in sorted(acc.Scalars(tag), key=lambda e: e.step)]
         for tag in acc.Tags()["scalars"]
-        if tag.startswith("val/")
+        if tag.startswith("val/") and not tag.startswith("val/best_")  # one point: the best
     }
 
 
