@@ -71,7 +71,8 @@ def calibrate(
     curve = precision_coverage(scores, correct)
     keep = np.unique(np.linspace(0, len(curve["threshold"]) - 1, CURVE_POINTS).round().astype(int))
     stats = decision_metrics(scores, correct, known, threshold)
-    stats.update(n_queries=int(len(known)), n_unknown=int((~known).sum()))
+    n_accepted = int((np.asarray(scores) >= threshold).sum())
+    stats.update(n_queries=int(len(known)), n_unknown=int((~known).sum()), n_accepted=n_accepted)
     return {
         "threshold": float(threshold),
         "target": {name: float(value)},

@@ -203,6 +203,11 @@ def _main(options: dict[str, Any], overrides: list[str]) -> None:
             f"{value:g}: precision {got['precision']:.3f}, coverage {got['coverage']:.3f} on "
             f"{got['n_queries']} calibration queries ({got['n_unknown']} of unknown classes)"
         )
+        if got.get("n_accepted", 100) < 100:  # the binomial error of the precision: > 2 points
+            print(
+                f"warning: the target is met on only {got['n_accepted']} calibration answers; "
+                "precision on new queries may differ by several points (add calibration images)"
+            )
 
 
 def main(argv: list[str]) -> int:
