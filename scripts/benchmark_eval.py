@@ -200,11 +200,13 @@ def main() -> None:
     print("| data | k | method | path | time (s) | ratio | cpu (s) | peak RSS (MB) | neighbours |")
     print("|---|---|---|---|---|---|---|---|---|")
     for n, d in sizes:
-        runs = {m: spawn(m, n, d, args.repeats, args.qg) for m in methods}
-        bare = runs["bare"]["time_s"] if "bare" in runs else float("nan")
-        ref = runs.get("reference")
-        for m, r in runs.items():
-            same = ""
+        order = [m for m in ("bare", "reference") if m in methods]
+        order += [m for m in methods if m not in order]  # each row compares with those two
+        runs: dict[str, dict] = {}
+        for m in order:
+            r = runs[m] = spawn(m, n, d, args.repeats, args.qg)
+            bare = runs["bare"]["time_s"] if "bare" in runs else float("nan")
+            ref, same = runs.get("reference"), ""
             if r["neighbours"] and ref is not None:
                 diff = max(abs(r["metrics"][key] - ref["metrics"][key]) for key in ref["metrics"])
                 same = "same" if r["neighbours"] == ref["neighbours"] else "DIFFERENT"
@@ -215,10 +217,9 @@ def main() -> None:
                 f"| {r['peak_rss_mb']:.0f} | {same} |",
                 flush=True,
             )
-        for m in ("ours", "pml"):
-            if m in runs:
-                shown = {key: round(v, 4) for key, v in runs[m]["metrics"].items()}
-                print(f"  {m} metrics: {shown}", file=sys.stderr)
+            if m in ("ours", "pml"):
+                shown = {key: round(v, 4) for key, v in r["metrics"].items()}
+                print(f"  {m} metrics: {shown}", file=sys.stderr, flush=True)
     print(f"done, {load()}")
 
 

@@ -4,7 +4,8 @@ Each backend is a searcher built once per gallery, ``search(q [c, D], k) -> (sim
 indices [c, k] int64)``, nearest first, on the device of ``q``:
 
 * ``"faiss"``: ``faiss.knn`` (exact inner product, BLAS + heap) on CPU float32 arrays;
-* ``"faiss_gpu"``: a ``faiss.GpuIndexFlatIP`` holding the gallery on the GPU (faiss-gpu builds);
+* ``"faiss_gpu"``: a ``faiss.GpuIndexFlatIP`` holding the gallery on the GPU (faiss-gpu builds),
+  CUDA tensors searched in place through ``faiss.contrib.torch_utils``;
 * ``"torch"``: a running ``topk`` over ``[c, block]`` blocks of ``q @ gallery.T`` on the tensors'
   device (CUDA, or CPU in the tests), in full float32 precision (no TF32).
 
@@ -14,6 +15,7 @@ GPU support, else torch.
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
@@ -75,9 +77,16 @@ class _FaissGpuSearcher:
         config.device = gallery.device.index or 0
         self.resources = faiss.StandardGpuResources()  # must outlive the index
         self.index = faiss.GpuIndexFlatIP(self.resources, gallery.shape[1], config)
-        self.index.add(np.ascontiguousarray(gallery.cpu().numpy()))
+        self.on_cuda = gallery.is_cuda
+        if self.on_cuda:  # CUDA tensors in and out: no host round trip
+            importlib.import_module("faiss.contrib.torch_utils")  # add/search take torch tensors
+            self.index.add(gallery.contiguous())
+        else:
+            self.index.add(np.ascontiguousarray(gallery.cpu().numpy()))
 
     def __call__(self, q: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
+        if self.on_cuda:
+            return self.index.search(q.contiguous(), k)
         sims, idx = self.index.search(np.ascontiguousarray(q.cpu().numpy()), k)
         return torch.from_numpy(sims).to(q.device), torch.from_numpy(idx).to(q.device)
 
