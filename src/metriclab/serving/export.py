@@ -199,7 +199,9 @@ def _main(options: dict[str, Any], overrides: list[str]) -> None:
         c, (name, value) = meta.classifier, next(iter(meta.classifier["target"].items()))
         got = c["calibration"]
         print(
-            f"threshold {c['threshold']:.4f} for {c['method']} (k={c['k']}) at target_{name}="
+            f"threshold {c['threshold']:.4f} for {c['method']} ("
+            + (f"k={c['k']}" if c["method"] == "knn" else f"temperature={c['temperature']:g}")
+            + f") at target_{name}="
             f"{value:g}: precision {got['precision']:.3f}, coverage {got['coverage']:.3f} on "
             f"{got['n_queries']} calibration queries ({got['n_unknown']} of unknown classes)"
         )
