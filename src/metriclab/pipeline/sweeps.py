@@ -142,12 +142,15 @@ def sweep_jobs(sweep_dir: Path) -> list[tuple[str, dict[str, Any]]]:
 
 
 def summary_table(jobs: list[tuple[str, dict[str, Any]]], metric: str) -> str:
-    """A plain-text table: job, overrides, status, the optimized metric (or the error)."""
+    """A plain-text table: job, the overrides that differ between jobs, status, the optimized
+    metric (or the failure's one-line cause)."""
     rows = [("job", "overrides", "status", metric)]
+    shared = set.intersection(*(set(s.get("overrides", [])) for _, s in jobs)) if jobs else set()
     for job, status in jobs:
         value = status.get("value")
         shown = f"{value:.4f}" if isinstance(value, float) else str(status.get("error", "-"))
-        rows.append((job, " ".join(status.get("overrides", [])), status.get("status", "?"), shown))
+        differ = [o for o in status.get("overrides", []) if o not in shared or len(jobs) == 1]
+        rows.append((job, " ".join(differ), status.get("status", "?"), shown))
     widths = [min(70, max(len(r[i]) for r in rows)) for i in range(3)]
     lines = [
         " | ".join(cell[:70].ljust(w) for cell, w in zip(r[:3], widths, strict=True)) + f" | {r[3]}"
