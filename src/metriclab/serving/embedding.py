@@ -50,11 +50,11 @@ def list_images(path: str | os.PathLike) -> list[str]:
     """``path`` itself (an image file) or every image file under the folder, sorted."""
     top = Path(path).expanduser()
     if top.is_file():
-        return [str(top.resolve())]
+        return [os.path.abspath(top)]  # absolute, symlinks kept: paths stay under the folder
     if not top.is_dir():
         raise ConfigError(f"{path} is neither an image file nor a folder; pass one of those")
     files = sorted(
-        str(Path(folder, name).resolve())
+        os.path.abspath(Path(folder, name))
         for folder, _, names in os.walk(top)
         for name in names
         if name.lower().endswith(IMAGE_EXTENSIONS)
@@ -67,7 +67,7 @@ def list_images(path: str | os.PathLike) -> list[str]:
 def folder_labels(files: Sequence[str], root: str | os.PathLike) -> tuple[np.ndarray, list[str]]:
     """Labels from the first folder under ``root`` (``root/<class>/...``): ``int64 [N]`` and the
     sorted class names; ``-1`` for files directly in ``root``."""
-    top = Path(root).expanduser().resolve()
+    top = Path(os.path.abspath(Path(root).expanduser()))
     parts = [Path(f).relative_to(top).parts if top.is_dir() else () for f in files]
     names = sorted({p[0] for p in parts if len(p) > 1})
     ids = {n: i for i, n in enumerate(names)}

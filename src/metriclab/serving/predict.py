@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -88,7 +89,7 @@ def stranger_marks(files: list[str], root: Path) -> list[str]:
     in the index, when :func:`query_labels` found none), ``""`` for a loose file."""
     if not root.is_dir():
         return [""] * len(files)
-    parts = [Path(f).relative_to(root.resolve()).parts for f in files]
+    parts = [Path(f).relative_to(os.path.abspath(root)).parts for f in files]
     return [UNKNOWN if len(p) > 1 else "" for p in parts]
 
 

@@ -9,6 +9,7 @@ PNG per query (the query beside its neighbours) and ``index.html`` listing them 
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -50,7 +51,7 @@ def query_labels(files: list[str], root: Path, class_names: list[str]) -> np.nda
     ids = {name: i for i, name in enumerate(class_names)}
     if not root.is_dir():
         return np.full(len(files), -1, dtype=np.int64)
-    parts = [Path(f).relative_to(root.resolve()).parts for f in files]
+    parts = [Path(f).relative_to(os.path.abspath(root)).parts for f in files]
     return np.array([ids.get(p[0], -1) if len(p) > 1 else -1 for p in parts], dtype=np.int64)
 
 
