@@ -102,6 +102,8 @@ def test_resolve_precision(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(precision, "fast_bf16", lambda device: False)
     assert precision.resolve_precision("auto", cpu, work=2**40) == "fp32"
     assert precision.resolve_precision("bf16", cpu, work=1) == "bf16"  # asked for: obeyed
+    assert precision._float32_out(cpu) is False  # CPU bf16 matmuls return bf16: c > 0
+    assert error_model("bf16", torch.eye(2), torch.eye(2)).c > 0
     with pytest.raises(ValueError, match="tf32.*needs CUDA"):
         precision.resolve_precision("tf32", cpu, work=1)
     with pytest.raises(ValueError, match="precision must be one of"):

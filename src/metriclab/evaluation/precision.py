@@ -14,7 +14,8 @@ re-scores its candidates with the reference arithmetic ``e(x, y)`` of
   ``r_x`` exact in float32, so ``|x.y - x~.y~| <= |x~||r_y| + |r_x||y~| + |r_x||r_y|`` (the
   measured norms, maxima over each set); products of bfloat16 are exact in float32 and summed in
   float32 (``gamma(D) |x~||y~|``); where the result comes back rounded to bfloat16 (torch on CPU)
-  ``c = 2**-8 / (1 - 2**-8)``; on CUDA it comes back in float32 (``c = 0``).
+  ``c = 2**-8 / (1 - 2**-8)``; on CUDA with ``torch.mm(..., out_dtype=float32)`` it comes back in
+  float32 (``c = 0``).
 * ``"tf32"`` (CUDA): inputs rounded by the hardware to 10 mantissa bits, truncation or nearest,
   so each coordinate has relative error below ``2**-10``:
   ``(2 * 2**-10 + 2**-20) |x||y|``, plus the float32 sums.
@@ -97,7 +98,7 @@ def error_model(precision: str, query: torch.Tensor, gallery: torch.Tensor) -> E
     elif precision == "bf16":
         rounding = q_n * g_res + q_res * g_n + q_res * g_res
         b0 = rounding + _gamma(d) * q_n * g_n + e_ref
-        c = 0.0 if query.is_cuda else _U_BF16 / (1.0 - _U_BF16)
+        c = 0.0 if _float32_out(query.device) else _U_BF16 / (1.0 - _U_BF16)
     else:
         raise ValueError(f"precision must be one of {', '.join(PRECISIONS[1:])}, got {precision!r}")
     return ErrorModel(b0=b0 * (1 + 2.0**-10) + 2.0**-30, c=c)
@@ -106,10 +107,23 @@ def error_model(precision: str, query: torch.Tensor, gallery: torch.Tensor) -> E
 def cheap_scores(a: torch.Tensor, b: torch.Tensor, precision: str) -> torch.Tensor:
     """``a [m, D] @ b [n, D].T`` in ``precision``; ``a``, ``b`` already in its input dtype
     (bfloat16 for ``"bf16"``, float32 otherwise). bf16 on CUDA returns float32."""
-    if precision == "bf16" and a.is_cuda:
+    if precision == "bf16" and _float32_out(a.device):
         return torch.mm(a, b.T, out_dtype=torch.float32)
     with matmul_precision("high" if precision == "tf32" else "highest"):
         return a @ b.T
+
+
+@functools.cache
+def _float32_out(device: torch.device) -> bool:
+    """Whether ``torch.mm(bf16, bf16, out_dtype=torch.float32)`` runs on ``device`` (CUDA, torch
+    2.8 and later); elsewhere the bf16 matmul comes back rounded to bf16 (``c > 0``)."""
+    if device.type != "cuda":
+        return False
+    try:
+        one = torch.ones(1, 1, dtype=torch.bfloat16, device=device)
+        return torch.mm(one, one, out_dtype=torch.float32).dtype == torch.float32
+    except (TypeError, RuntimeError, NotImplementedError):
+        return False
 
 
 @contextmanager
