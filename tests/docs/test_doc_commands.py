@@ -26,6 +26,8 @@ def documented_commands() -> list[tuple[str, list[str]]]:
     for page in PAGES:
         text = page.read_text().replace("\\\n", " ")
         for number, line in enumerate(text.splitlines(), 1):
+            if line.startswith("$ "):  # a shown mistake, with its error line below it
+                continue
             for match in COMMAND.finditer(line):
                 try:
                     args = shlex.split(match["args"])
