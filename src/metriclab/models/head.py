@@ -23,7 +23,8 @@ class EmbeddingHead(nn.Module):
         pooling: ``"avg"``, ``"max"``, ``"gem"`` (generalized mean, exponent ``gem_p``) or
             ``"avgmax"`` (avg + max); ignored for a 2-D backbone output.
         batch_norm: apply ``BatchNorm1d(C)`` to the pooled features before the linear layer.
-        normalize: L2-normalise the embeddings (rows of unit norm).
+        normalize: L2-normalise the embeddings (rows of unit norm); ``None`` (the config's
+            "as the loss expects", resolved by the pipeline) counts as true here.
         gem_p: the exponent ``p`` of GeM pooling (3 in Radenovic et al. 2018).
         identity_init: start the linear layer as the identity (``W = I``, ``b = 0``), so the
             untrained model embeds with the backbone's own pooled features (the frozen-feature
@@ -39,7 +40,7 @@ class EmbeddingHead(nn.Module):
         embedding_size: int = 128,
         pooling: str = "avg",
         batch_norm: bool = False,
-        normalize: bool = True,
+        normalize: bool | None = True,
         gem_p: float = 3.0,
         identity_init: bool = False,
     ) -> None:
@@ -64,7 +65,7 @@ class EmbeddingHead(nn.Module):
                 self.fc.bias.zero_()
         self.in_features = in_features
         self.embedding_size: int = embedding_size
-        self.normalize = normalize
+        self.normalize = True if normalize is None else bool(normalize)
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
         """Map backbone features ``[B, C, h, w]`` or ``[B, C]`` to embeddings ``[B, E]``."""
