@@ -114,9 +114,27 @@ def embed(
     desc: str = "embed",
 ) -> tuple[np.ndarray, np.ndarray]:
     """``model`` over every item in order: ``float32 [N, D]`` embeddings, ``int64 [N]`` labels."""
+    embeddings, labels = embed_tensors(
+        model, dataset, batch_size, device, num_workers, progress, desc
+    )
+    return embeddings.cpu().numpy(), labels.cpu().numpy().astype(np.int64)
+
+
+@torch.inference_mode()
+def embed_tensors(
+    model: Callable[[torch.Tensor], torch.Tensor],
+    dataset: Dataset,
+    batch_size: int = 128,
+    device: torch.device | str = "cpu",
+    num_workers: int = 0,
+    progress: bool = True,
+    desc: str = "embed",
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """As :func:`embed`, but ``float32 [N, D]`` and ``int64 [N]`` tensors left on ``device``
+    (a search on the GPU then needs no copy to the host and back)."""
     loader = DataLoader(dataset, batch_size=batch_size, shuffle=False, num_workers=num_workers)
     chunks, labels = [], []
     for images, batch_labels, _ in tqdm(loader, desc=desc, disable=not progress, leave=False):
-        chunks.append(model(images.to(device)).float().cpu())
-        labels.append(batch_labels)
-    return torch.cat(chunks).numpy(), torch.cat(labels).numpy().astype(np.int64)
+        chunks.append(model(images.to(device)).float())
+        labels.append(batch_labels.to(device))
+    return torch.cat(chunks), torch.cat(labels).long()

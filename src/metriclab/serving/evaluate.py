@@ -21,13 +21,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 
 from metriclab.errors import ConfigError
 from metriclab.evaluation import clustering_metrics, retrieval_metrics
 from metriclab.pipeline.report import metrics_table, write_json_atomic
 from metriclab.serving.args import run_command
-from metriclab.serving.embedding import embed, item_names
+from metriclab.serving.embedding import embed_tensors, item_names
 from metriclab.serving.openset_eval import OPENSET_OPTIONS, openset_metrics
 from metriclab.serving.runs import Run, build_eval_datamodule, load_model, open_run, pick_device
 
@@ -62,21 +61,24 @@ def evaluate_run(run: Run, options: dict[str, Any]) -> tuple[dict[str, float], P
     batch = options["batch_size"] or datamodule.eval_batch_size
     workers = datamodule.num_workers if options["num_workers"] < 0 else options["num_workers"]
     start = time.perf_counter()
-    embedded = {
-        part: embed(
+    on_device = {  # the search runs where the model ran, with no copy to the host and back
+        part: embed_tensors(
             model, datamodule.datasets[part], batch, device, workers, options["progress"], part
         )
         for part in parts
     }
     embed_time = time.perf_counter() - start
-    (query, q_labels), (gallery, g_labels) = embedded[parts[0]], embedded[parts[-1]]
+    (query_t, q_labels_t), (gallery_t, g_labels_t) = on_device[parts[0]], on_device[parts[-1]]
     if len(parts) == 1:
-        gallery = g_labels = None
-    # the search runs where the model ran (CUDA: on the GPU, see metriclab.evaluation.paths)
-    on_device = [None if e is None else torch.from_numpy(e).to(device) for e in (query, gallery)]
-    metrics = retrieval_metrics(
-        on_device[0], q_labels, on_device[1], g_labels, on_search=lambda p: print(f"k-NN: {p}")
+        gallery_t = g_labels_t = None
+    metrics = retrieval_metrics(  # CUDA: on the GPU (see metriclab.evaluation.paths)
+        query_t, q_labels_t, gallery_t, g_labels_t, on_search=lambda p: print(f"k-NN: {p}")
     )
+    embedded = {  # host copies for k-means, the open-set protocol and the saved arrays
+        part: (e.cpu().numpy(), y.cpu().numpy().astype(np.int64))
+        for part, (e, y) in on_device.items()
+    }
+    query, q_labels = embedded[parts[0]]
     if options["nmi"]:
         metrics.update(clustering_metrics(query, q_labels, seed=int(run.cfg.get("seed", 0))))
     result = {f"{split}/{k}": float(v) for k, v in metrics.items()}
