@@ -13,12 +13,12 @@ import torch
 from torch import nn
 
 from metriclab.errors import ConfigError
+from metriclab.models.batchnorm import batchnorm_to_eval
 from metriclab.models.lite_weights import LITE_MEAN, LITE_STD, WHEELS, to_timm_keys
 from metriclab.models.lite_weights import wheel_weights_file as wheel_weights_file
 from metriclab.models.timm_backbone import _import_timm
 from metriclab.models.torchvision_weights import read_state_dict
 
-_BATCH_NORMS = (nn.BatchNorm1d, nn.BatchNorm2d, nn.SyncBatchNorm)
 STAGES = 7  # timm's blocks: 7 stages of MBConv blocks (strides 1, 2, 2, 2, 1, 2, 1)
 
 
@@ -126,9 +126,7 @@ class EfficientNetLite(nn.Module):
         for module in self.frozen_modules():
             module.eval()
         if self.frozen_bn:
-            for module in self.modules():
-                if isinstance(module, _BATCH_NORMS):
-                    module.eval()
+            batchnorm_to_eval(self)
         return self
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

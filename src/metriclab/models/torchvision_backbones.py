@@ -9,9 +9,9 @@ import torchvision
 from torch import nn
 
 from metriclab.errors import ConfigError
+from metriclab.models.batchnorm import batchnorm_to_eval
 from metriclab.models.torchvision_weights import download_state_dict, load_into, read_state_dict
 
-_BATCH_NORMS = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d, nn.SyncBatchNorm)
 # Families whose feature extractor we know how to cut out: name prefix -> the parts dropped.
 _FAMILIES: dict[tuple[str, ...], tuple[str, ...]] = {
     ("resnet", "resnext", "wide_resnet", "regnet"): ("fc.",),
@@ -138,9 +138,7 @@ class TorchvisionBackbone(nn.Module):
         """Set train/eval mode; with ``frozen_bn`` every BatchNorm stays in eval mode."""
         super().train(mode)
         if self.frozen_bn:
-            for module in self.modules():
-                if isinstance(module, _BATCH_NORMS):
-                    module.eval()
+            batchnorm_to_eval(self)
         return self
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -75,7 +75,6 @@ def choices_title(cfg: DictConfig) -> str:
     """``"data=glyphs backbone=small_cnn loss=circle miner=none"`` (Hydra's group choices)."""
     from hydra.core.hydra_config import HydraConfig
 
-    chosen = {}
     if HydraConfig.initialized():
         chosen = dict(HydraConfig.get().runtime.choices)
     else:
