@@ -7,6 +7,7 @@ from metriclab.losses.contrastive import ContrastiveLoss
 from metriclab.losses.cosface import CosFaceLoss
 from metriclab.losses.cross_batch_memory import CrossBatchMemory
 from metriclab.losses.joint_cross_entropy import JointCrossEntropyLoss
+from metriclab.losses.matryoshka import MatryoshkaLoss
 from metriclab.losses.multi_similarity import MultiSimilarityLoss
 from metriclab.losses.normalized_softmax import NormSoftmaxLoss
 from metriclab.losses.npair import NPairLoss
@@ -21,6 +22,7 @@ __all__ = [
     "CosFaceLoss",
     "CrossBatchMemory",
     "JointCrossEntropyLoss",
+    "MatryoshkaLoss",
     "MultiSimilarityLoss",
     "NPairLoss",
     "NormSoftmaxLoss",

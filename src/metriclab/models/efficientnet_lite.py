@@ -129,19 +129,47 @@ class EfficientNetLite(nn.Module):
             batchnorm_to_eval(self)
         return self
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Map images ``[B, in_channels, H, W]`` to the feature map ``[B, 1280, h, w]``."""
+    def frozen_prefix(self) -> nn.Module | None:
+        """The frozen part as one module, images ``[B, in_channels, H, W]`` -> the cut
+        ``[B, C_k, H/s, W/s]`` that :meth:`forward_from_cut` continues from (``None`` when
+        nothing is frozen). ``forward(x) == forward_from_cut(frozen_prefix()(x))``."""
+        if self.frozen_stages == 0:
+            return None
+        return _Prefix(self)
+
+    def forward_from_cut(self, cut: torch.Tensor) -> torch.Tensor:
+        """The trained part: the frozen prefix's output ``[B, C_k, h', w']`` to the feature map
+        ``[B, 1280, h, w]`` (stages ``frozen_stages + 1 ..`` 7, the head convolution)."""
+        x = self.body.blocks[self.frozen_stages :](cut)
+        return self.body.forward_head(self.body.bn2(self.body.conv_head(x)))
+
+    def _check_images(self, x: torch.Tensor) -> torch.Tensor:
         if x.dim() != 4 or x.shape[1] != self.in_channels:
             raise ValueError(
                 f"efficientnet_lite{self.variant} expects [B, {self.in_channels}, H, W] images, "
                 f"got shape {tuple(x.shape)}; set data.channels to the images' channel count"
             )
-        if self.in_channels == 1:
-            x = x.expand(-1, 3, -1, -1)
-        return self.body(x)
+        return x.expand(-1, 3, -1, -1) if self.in_channels == 1 else x
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Map images ``[B, in_channels, H, W]`` to the feature map ``[B, 1280, h, w]``."""
+        return self.body(self._check_images(x))
 
     def extra_repr(self) -> str:
         return (
             f"variant={self.variant}, num_features={self.num_features}, "
             f"frozen_stages={self.frozen_stages}, frozen_bn={self.frozen_bn}"
         )
+
+
+class _Prefix(nn.Module):
+    """The stem and the frozen stages of an :class:`EfficientNetLite` (shares its modules)."""
+
+    def __init__(self, net: EfficientNetLite) -> None:
+        super().__init__()
+        self._net = [net]  # a list: not registered, the parameters stay the network's
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        net = self._net[0]
+        body = net.body
+        return body.blocks[: net.frozen_stages](body.bn1(body.conv_stem(net._check_images(x))))

@@ -21,9 +21,14 @@ class EmbeddingModel(nn.Module):
         self.backbone = backbone
         self.head = head
         self.embedding_size: int = int(head.embedding_size)
+        self.from_cut = False
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Embed images ``[B, C, H, W]`` into ``[B, embedding_size]``."""
+        """Embed images ``[B, C, H, W]`` into ``[B, embedding_size]``; while ``from_cut`` is
+        set, ``x`` is the output of the backbone's frozen prefix instead (a feature cache,
+        :mod:`metriclab.data.feature_cache`)."""
+        if self.from_cut:
+            return self.head(self.backbone.forward_from_cut(x))
         return self.head(self.backbone(x))
 
     def param_groups(self) -> dict[str, list[nn.Parameter]]:

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import pytorch_lightning as pl
 import torch
+import torch.nn.functional as F
 
 from metriclab.evaluation import clustering_metrics, retrieval_metrics
 
@@ -53,6 +54,10 @@ class RetrievalEvaluator(pl.Callback):
         nmi_on_val: also compute NMI (k-means, slower on large sets) at every validation.
         nmi_on_test: compute NMI on the test split.
         seed: the k-means seed.
+        prefix_dims: also score the L2-normalised first ``d`` dimensions of the embedding for
+            each ``d`` (keys ``<metric>@<d>``, e.g. ``test/recall@1@64``); ``None``: the
+            Matryoshka loss's prefixes when training with ``loss=matryoshka`` (set by the
+            pipeline), else none.
     """
 
     def __init__(
@@ -61,8 +66,10 @@ class RetrievalEvaluator(pl.Callback):
         nmi_on_val: bool = False,
         nmi_on_test: bool = True,
         seed: int = 0,
+        prefix_dims: tuple[int, ...] | None = None,
     ) -> None:
         self.ks = tuple(int(k) for k in ks)
+        self.prefix_dims = None if prefix_dims is None else tuple(int(d) for d in prefix_dims)
         self.nmi = {"val": bool(nmi_on_val), "test": bool(nmi_on_test)}
         self.seed = int(seed)
         self.outputs: dict[int, list[dict[str, torch.Tensor]]] = {}
@@ -138,8 +145,20 @@ class RetrievalEvaluator(pl.Callback):
             )
             if self.nmi[stage]:
                 metrics["nmi"] = clustering_metrics(emb, labels, seed=self.seed)["nmi"]
+            for d in self.prefix_dims or ():
+                if d < emb.shape[1]:
+                    metrics |= self.prefix_metrics(d, emb, labels, gallery, gallery_labels)
         metrics = pl_module.trainer.strategy.broadcast(metrics, src=0)
         return {f"{stage}/{k}": float(v) for k, v in metrics.items()}
+
+    def prefix_metrics(self, d: int, emb, labels, gallery, gallery_labels) -> dict[str, float]:
+        """Retrieval metrics of the re-normalised ``d``-dimensional prefixes, keyed ``<m>@<d>``."""
+        cut = [
+            None if x is None else F.normalize(torch.as_tensor(x)[:, :d], dim=1)
+            for x in (emb, gallery)
+        ]
+        found = retrieval_metrics(cut[0], labels, cut[1], gallery_labels, ks=self.ks)
+        return {f"{k}@{d}": v for k, v in found.items()}
 
     def _finish(self, stage: str, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if trainer.sanity_checking or not self.outputs:

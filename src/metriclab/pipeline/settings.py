@@ -31,10 +31,23 @@ class SpeedSettings:
     Args:
         channels_last: NHWC images and weights (faster convolutions with AMP, and on CPUs).
         compile: ``torch.compile`` the embedding model (slow start, faster steps).
+        frozen_feature_cache: 0 (off), or ``V``: run the backbone's frozen stages once, on
+            ``V`` augmented views of each training image and on each evaluation image, and
+            train from their cached output (:mod:`metriclab.data.feature_cache`).
+        frozen_feature_dtype: ``"bfloat16"`` or ``"float32"``, the cache's precision.
     """
 
     channels_last: bool = False
     compile: bool = False
+    frozen_feature_cache: int = 0
+    frozen_feature_dtype: str = "bfloat16"
+
+    def __post_init__(self) -> None:
+        if int(self.frozen_feature_cache) < 0:
+            raise ConfigError(
+                f"speed.frozen_feature_cache={self.frozen_feature_cache} must be 0 (off) or the "
+                "number of augmented views to cache per training image (e.g. 2)"
+            )
 
 
 @dataclass(frozen=True)

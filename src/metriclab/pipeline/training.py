@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,7 @@ from pytorch_lightning.callbacks import LearningRateMonitor, ModelCheckpoint
 from pytorch_lightning.utilities.exceptions import MisconfigurationException
 
 from metriclab.data import MetricDataModule
+from metriclab.data.feature_cache import frozen_feature_cache
 from metriclab.errors import ConfigError
 from metriclab.losses.base import complete_loss
 from metriclab.models import EmbeddingModel
@@ -170,6 +172,25 @@ def build_loggers(cfg: DictConfig) -> list:
     return [instantiate(c) for c in (cfg.get("logger") or {}).values() if is_enabled(c)]
 
 
+def feature_cache(
+    cfg: DictConfig, module: MetricLearningModule, datamodule: MetricDataModule, trainer
+) -> AbstractContextManager:
+    """``speed.frozen_feature_cache`` views of the frozen prefix's output, for a training run
+    (``train=false`` embeds the images as they are)."""
+    speed: SpeedSettings = instantiate(cfg.speed) if "speed" in cfg else SpeedSettings()
+    if not speed.frozen_feature_cache or not cfg.get("train", True):
+        return nullcontext()
+    return frozen_feature_cache(
+        module.model,
+        datamodule,
+        int(speed.frozen_feature_cache),
+        trainer.strategy.root_device,
+        speed.frozen_feature_dtype,
+        speed.channels_last,
+        cfg.seed,
+    )
+
+
 def train(cfg: DictConfig) -> tuple[dict[str, float], dict[str, Any]]:
     """Train, validate every epoch, test the best checkpoint; return ``(metrics, objects)``.
 
@@ -188,36 +209,45 @@ def train(cfg: DictConfig) -> tuple[dict[str, float], dict[str, Any]]:
     loggers = build_loggers(cfg)
     callbacks = build_callbacks(cfg, datamodule.has_validation, has_logger=bool(loggers))
     evaluator = next(c for c in callbacks if isinstance(c, RetrievalEvaluator))
+    if evaluator.prefix_dims is None:  # a Matryoshka loss: score each of its prefixes
+        evaluator.prefix_dims = tuple(getattr(loss, "dims", ())[:-1])
     trainer = build_trainer(cfg, callbacks, loggers)
     ckpt_path = prepare_run(cfg, trainer, module, output_dir)  # checked; run_info.json
-    untrained = None
-    if wants_untrained(cfg, trainer):  # the row every paper reports first
-        nmi = evaluator.nmi["test"]
-        device = trainer.strategy.root_device
-        untrained = untrained_metrics(module, datamodule, device, evaluator.ks, nmi)
+    with feature_cache(cfg, module, datamodule, trainer) as cache_seconds:
+        untrained = None
+        if wants_untrained(cfg, trainer):  # the row every paper reports first
+            nmi = evaluator.nmi["test"]
+            device = trainer.strategy.root_device
+            untrained = untrained_metrics(module, datamodule, device, evaluator.ks, nmi)
 
-    start = time.perf_counter()
-    if cfg.get("train", True):
-        with preemption_exit(trainer, output_dir):
-            trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=True)
-    train_time = time.perf_counter() - start
+        start = time.perf_counter()
+        if cfg.get("train", True):
+            with preemption_exit(trainer, output_dir):
+                trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=True)
+        train_time = time.perf_counter() - start
 
-    checkpoint = next((c for c in callbacks if isinstance(c, ModelCheckpoint)), None)
-    best_path = checkpoint.best_model_path if checkpoint is not None else ""
-    metrics: dict[str, float] = {}
-    if cfg.get("test", True):
-        test_ckpt = best_path or (None if cfg.get("train", True) else ckpt_path)
-        with preemption_exit(trainer, output_dir):
-            trainer.test(
-                module, datamodule=datamodule, ckpt_path=test_ckpt, verbose=False, weights_only=True
-            )
-        metrics.update(evaluator.results.get("test", {}))
+        checkpoint = next((c for c in callbacks if isinstance(c, ModelCheckpoint)), None)
+        best_path = checkpoint.best_model_path if checkpoint is not None else ""
+        metrics: dict[str, float] = {}
+        if cfg.get("test", True):
+            test_ckpt = best_path or (None if cfg.get("train", True) else ckpt_path)
+            with preemption_exit(trainer, output_dir):
+                trainer.test(
+                    module,
+                    datamodule=datamodule,
+                    ckpt_path=test_ckpt,
+                    verbose=False,
+                    weights_only=True,
+                )
+            metrics.update(evaluator.results.get("test", {}))
     monitor = cfg.get("optimized_metric", "val/recall@1")
     best_epoch = evaluator.best_epoch(monitor)
     metrics["best_epoch"] = (
         best_epoch if best_epoch is not None else max(0, trainer.current_epoch - 1)
     )
     metrics["train_time_s"] = round(train_time, 3)
+    if cache_seconds is not None:  # the frozen prefix's pass over the images, before training
+        metrics["feature_cache_s"] = round(cache_seconds, 3)
     best_val = next((m for e, m in evaluator.history if e == best_epoch), {})
     objects = {
         "cfg": cfg,

@@ -1,0 +1,96 @@
+"""``speed.frozen_feature_cache``: the frozen prefix runs once per cached view, training runs
+from the cut, and the result is the network it would be without the cache."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from config_helpers import one_error_line, run_train
+
+from metriclab.data.dataset import MetricDataset
+from metriclab.data.feature_cache import FeatureDataset
+from metriclab.models.efficientnet_lite import EfficientNetLite, _Prefix
+from metriclab.pipeline.training import train
+
+
+@pytest.mark.parametrize("frozen", [1, 4, 6])
+def test_prefix_then_rest_is_the_whole_network(frozen: int) -> None:
+    torch.manual_seed(0)
+    net = EfficientNetLite(0, pretrained=False, frozen_stages=frozen).eval()
+    images = torch.randn(2, 3, 96, 96)
+    with torch.no_grad():
+        whole = net(images)
+        cut = net.frozen_prefix()(images)
+        assert torch.allclose(net.forward_from_cut(cut), whole, atol=1e-5)
+    assert cut.shape[0] == 2 and cut.shape[1] < 1280
+    assert not list(net.frozen_prefix().parameters())  # shares the network's, owns none
+    assert EfficientNetLite(0, pretrained=False).frozen_prefix() is None
+
+
+def test_feature_dataset_draws_every_view_and_keeps_labels() -> None:
+    class Split:
+        items = labels = None
+
+    base = MetricDataset.__new__(MetricDataset)
+    base.labels, base.split, base.image = np.array([0, 1, 1]), Split(), lambda i: i
+    features = torch.arange(2 * 3, dtype=torch.bfloat16).reshape(2, 3, 1, 1, 1)  # view v, item i
+    data = FeatureDataset(base, features, seed=0)
+    seen = {float(data[1][0]) for _ in range(40)}
+    assert seen == {1.0, 4.0}  # item 1 of view 0 and of view 1
+    assert data[2][1:] == (1, 2) and data[0][0].dtype == torch.float32
+    assert len(data) == 3 and data.num_classes == 2
+
+
+def test_training_runs_from_the_cut(make_cfg, monkeypatch) -> None:
+    calls = {"prefix": 0, "rest": 0, "whole": 0}
+    for cls, name, key in (
+        (_Prefix, "forward", "prefix"),
+        (EfficientNetLite, "forward_from_cut", "rest"),
+        (EfficientNetLite, "forward", "whole"),
+    ):
+        original = getattr(cls, name)
+
+        def counted(self, x, _original=original, _key=key):
+            calls[_key] += 1
+            return _original(self, x)
+
+        monkeypatch.setattr(cls, name, counted)
+    cfg = make_cfg(
+        "data=digits",
+        "backbone=efficientnet_lite0",
+        "backbone.pretrained=false",
+        "backbone.frozen_stages=5",
+        "data.image_size=32",
+        "data.batch_size=32",
+        "trainer.max_epochs=2",
+        "trainer.limit_train_batches=2",
+        "trainer.accelerator=cpu",
+        "callbacks.progress_bar=null",
+        "callbacks.dashboards=null",
+        "speed.frozen_feature_cache=3",
+        "test_untrained=false",
+        tiny=False,
+    )
+    metrics, objects = train(cfg)
+    datamodule = objects["datamodule"]
+    loaders = {k: len(datamodule.eval_dataloader(k)) for k in ("train", "val", "test")}
+    assert calls["prefix"] == 3 * loaders["train"] + loaders["val"] + loaders["test"]
+    assert calls["whole"] == 0  # neither training nor evaluation ran the frozen stages again
+    assert calls["rest"] >= 2 * 2 + loaders["test"]
+    assert 0.0 <= metrics["test/recall@1"] <= 1.0 and metrics["feature_cache_s"] > 0
+    model = objects["module"].model  # afterwards: images in, as before
+    assert not model.from_cut
+    assert all(isinstance(d, MetricDataset) for d in datamodule.datasets.values())
+
+
+def test_cache_without_a_frozen_prefix_is_one_error_line(tmp_path) -> None:
+    result = run_train(
+        "data=digits",
+        "speed.frozen_feature_cache=2",
+        "trainer.max_epochs=1",
+        f"hydra.run.dir={tmp_path / 'run'}",
+        cwd=tmp_path,
+    )
+    line = one_error_line(result)
+    assert "speed.frozen_feature_cache=2" in line and "frozen_stages" in line, line
