@@ -117,6 +117,12 @@ def enroll(options: dict[str, Any]) -> IndexMeta:
     """``add=`` or ``remove=`` on the index folder; rewrites index.faiss, index.json, centroids."""
     folder = Path(options["index"] or "").expanduser()
     index, meta = load_index(folder)
+    if not meta.is_exact:
+        spec = meta.index
+        raise ConfigError(
+            f"index={folder} is a {spec['dims']}-d {spec['code']} {spec['index']} index; "
+            "enroll.py edits exact indexes: enrol into an export with index=flat code=fp32"
+        )
     if bool(options["add"]) == bool(options["remove"]):
         raise ConfigError("pass exactly one of add=FOLDER (enrol a class) or remove=CLASS")
     if options["add"]:

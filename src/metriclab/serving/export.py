@@ -16,6 +16,7 @@ Both exported models are run on gallery images and must give the checkpoint's em
 
 from __future__ import annotations
 
+import json
 import shutil
 import warnings
 from pathlib import Path
@@ -53,7 +54,19 @@ OPTIONS: dict[str, Any] = {
     "classifier": "knn",  # knn or centroid: the classifier the threshold is calibrated for
     "classifier_k": 5,  # neighbours that vote (classifier=knn)
     "temperature": 0.0,  # classifier=centroid: softmax temperature of the confidence (0: cosine)
+    "index": "flat",  # flat, ivf, hnsw, or auto: the best point of frontier.json within budget
+    "code": "fp32",  # fp32, fp16, int8, binary, binary+rescore, pq<m> (m bytes per vector)
+    "dims": 0,  # the embedding prefix indexed (0: all; Matryoshka models keep R@1 when cut)
+    "nlist": 0,  # index=ivf: k-means cells (0: 4 sqrt(N)); nprobe: cells searched
+    "nprobe": 8,
+    "hnsw_m": 32,  # index=hnsw: links per node; ef_search: candidate list while searching
+    "ef_search": 64,
+    "rescore": 10,  # code=binary+rescore: re-rank rescore x k Hamming candidates exactly
+    "max_bytes_per_vector": 0.0,  # index=auto budgets (0: none)
+    "max_ms_per_query": 0.0,
+    "frontier": None,  # index=auto: the frontier.json to choose from (default RUN_DIR/frontier)
 }
+KINDS, CODES = ("flat", "ivf", "hnsw"), ("fp32", "fp16", "int8", "binary", "binary+rescore")
 
 
 SPLITS = ("train", "val", "test", "query", "gallery")
@@ -149,13 +162,93 @@ def gallery_dataset(run: Run, source: str, spec: dict, out: Path):
     return dataset, paths, labels, names
 
 
+def chosen_point(run: Run, options: dict[str, Any]) -> dict[str, Any]:
+    """``index=auto``: the highest-R@1 point of ``frontier.json`` within the budgets (fewer bytes,
+    then faster, on ties), as ``IndexMeta.index`` with what was measured for it."""
+    path = Path(options["frontier"] or run.run_dir / "frontier" / "frontier.json")
+    if not path.is_file():
+        raise ConfigError(
+            f"index=auto picks from measured operating points, but there is no {path}; run "
+            f"python scripts/frontier.py ckpt_path={run.ckpt} first (or pass frontier=FILE)"
+        )
+    points = json.loads(path.read_text(encoding="utf-8"))["points"]
+    budget_b, budget_ms = options["max_bytes_per_vector"], options["max_ms_per_query"]
+    fits = [
+        p
+        for p in points
+        if (not budget_b or p["bytes_per_vector"] <= budget_b)
+        and (not budget_ms or p["ms_per_query"] <= budget_ms)
+    ]
+    if not fits:
+        cheapest = min(points, key=lambda p: p["bytes_per_vector"])
+        fastest = min(points, key=lambda p: p["ms_per_query"])
+        raise ConfigError(
+            f"no measured point fits max_bytes_per_vector={budget_b:g} and max_ms_per_query="
+            f"{budget_ms:g} (the smallest is {cheapest['bytes_per_vector']:g} bytes, the fastest "
+            f"{fastest['ms_per_query']:.3f} ms); raise a budget"
+        )
+    best = max(fits, key=lambda p: (p["recall@1"], -p["bytes_per_vector"], -p["ms_per_query"]))
+    full = max(p["dims"] for p in points)
+    exact = next(p for p in points if (p["dims"], p["code"], p["index"]) == (full, "fp32", "flat"))
+    params = dict(token.split("=") for token in best["params"].split()) if best["params"] else {}
+    return {
+        "dims": best["dims"],
+        "code": best["code"],
+        "index": best["index"],
+        "params": {k: int(v) for k, v in params.items()},
+        "chosen_from": str(path),
+        "budget": {"max_bytes_per_vector": budget_b, "max_ms_per_query": budget_ms},
+        "measured": {
+            k: best[k]
+            for k in ("recall@1", "map@r", "bytes_per_vector", "ms_per_query")
+            if k in best
+        },
+        "exact": {k: exact[k] for k in ("recall@1", "map@r", "bytes_per_vector") if k in exact},
+    }
+
+
+def index_spec(run: Run, options: dict[str, Any], size: int, n: int) -> dict[str, Any]:
+    """``IndexMeta.index`` from the options (``{}``: exact fp32 flat over all dimensions)."""
+    if options["index"] == "auto":
+        return chosen_point(run, options)
+    kind, code, dims = str(options["index"]), str(options["code"]), int(options["dims"]) or size
+    if kind not in KINDS:
+        raise ConfigError(f"index={kind}: use {', '.join(KINDS)} or auto")
+    if code not in CODES and not (code.startswith("pq") and code[2:].isdigit()):
+        raise ConfigError(f"code={code}: use {', '.join(CODES)} or pq<m> (e.g. pq16)")
+    if not 1 <= dims <= size:
+        raise ConfigError(f"dims={dims}: the embedding has {size} dimensions; use 1..{size}")
+    if code.startswith("pq") and dims % int(code[2:]):
+        raise ConfigError(f"code={code}: {int(code[2:])} sub-vectors must divide dims={dims}")
+    if code.startswith("binary") and kind != "flat":
+        raise ConfigError(f"code={code} is searched exhaustively (Hamming); use index=flat")
+    params: dict[str, int] = {}
+    if kind == "ivf":
+        params = {
+            "nlist": options["nlist"] or max(1, round(4 * n**0.5)),
+            "nprobe": options["nprobe"],
+        }
+        params["nlist"] = min(params["nlist"], max(1, n // 39))
+    elif kind == "hnsw":
+        params = {"M": options["hnsw_m"], "efSearch": options["ef_search"]}
+    if code == "binary+rescore":
+        params = {"rescore": options["rescore"]}
+    if (kind, code, dims) == ("flat", "fp32", size):
+        return {}
+    return {"dims": dims, "code": code, "index": kind, "params": params}
+
+
 def export_run(run: Run, options: dict[str, Any]) -> tuple[Path, IndexMeta]:
     """Export the models and the gallery index of ``run``; see the module docstring."""
     out = Path(options["out"]) if options["out"] else run.run_dir / "export"
-    out.mkdir(parents=True, exist_ok=True)
     model = load_model(run, "cpu")
+    size = int(model.embedding_size)
+    point = index_spec(run, options, size, 0)  # a mistake is refused before anything is written
+    out.mkdir(parents=True, exist_ok=True)
     spec = transform_spec(run.cfg.data)
     dataset, paths, labels, names = gallery_dataset(run, str(options["gallery"]), spec, out)
+    if options["index"] != "auto":  # IVF cells sized by the gallery
+        point = index_spec(run, options, size, len(paths))
     sample = torch.stack([dataset[i][0] for i in range(min(16, len(dataset)))])
     models = {"torchscript": export_torchscript(model, sample[:2], out / "embedder.pt").name}
     check = {
@@ -181,6 +274,7 @@ def export_run(run: Run, options: dict[str, Any]) -> tuple[Path, IndexMeta]:
         source=str(options["gallery"]),
         checkpoint=str(run.ckpt),
         check=check,
+        index=point,
     )
     save_index(out, emb, meta)
     save_centroids(out, emb, meta)  # for classifier=centroid (scripts/predict.py)
@@ -195,6 +289,17 @@ def _main(options: dict[str, Any], overrides: list[str]) -> None:
     diffs = ", ".join(f"{k} max |diff| {v:.1e}" for k, v in meta.check.items())
     print(f"exported {', '.join(meta.models.values())} ({diffs}) to {out}")
     print(f"index: {len(meta.paths)} images of gallery={meta.source}, D={meta.embedding_size}")
+    if meta.index:
+        p = meta.index
+        params = " ".join(f"{k}={v}" for k, v in p["params"].items())
+        print(f"operating point: {p['dims']}-d {p['code']} {p['index']} {params}".rstrip())
+        if "measured" in p:
+            m, e = p["measured"], p["exact"]
+            print(
+                f"measured on the run's test split: R@1 {m['recall@1']:.4f} at "
+                f"{m['bytes_per_vector']:g} bytes/vector, {m['ms_per_query']:.3f} ms/query "
+                f"(exact search: R@1 {e['recall@1']:.4f} at {e['bytes_per_vector']:g} bytes)"
+            )
     if meta.classifier:  # calibrate=DIR
         c, (name, value) = meta.classifier, next(iter(meta.classifier["target"].items()))
         got = c["calibration"]
