@@ -18,6 +18,7 @@ image for the whole run. Memory: ``V x N x C_k x h x w`` values (``bfloat16`` by
 from __future__ import annotations
 
 import logging
+import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -26,6 +27,7 @@ import numpy as np
 import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
+from tqdm.auto import tqdm
 
 from metriclab.data.dataset import MetricDataset
 from metriclab.errors import ConfigError
@@ -74,15 +76,23 @@ def prefix_outputs(
     device: torch.device,
     dtype: torch.dtype,
     channels_last: bool = False,
+    desc: str = "cache",
 ) -> torch.Tensor:
     """``prefix`` applied to ``views`` passes over ``dataset`` (its transform draws each pass's
     crops): ``[views, N, C_k, h, w]`` in ``dtype``, on the CPU. ``bfloat16`` runs the prefix
-    under bf16 autocast (fast on CPUs with AVX-512 bf16, and on GPUs)."""
+    under bf16 autocast (fast on CPUs with AVX-512 bf16, and on GPUs). A progress bar shows on
+    a terminal."""
     loader = DataLoader(dataset, batch_size=batch_size, shuffle=False)
     passes = []
-    for _ in range(views):
+    for view in range(views):
         chunks = []
-        for images, _, _ in loader:
+        shown = tqdm(
+            loader,
+            desc=f"{desc} view {view + 1}/{views}",
+            leave=False,
+            disable=not sys.stderr.isatty(),
+        )
+        for images, _, _ in shown:
             images = images.to(device)
             if channels_last:
                 images = images.contiguous(memory_format=torch.channels_last)
@@ -150,6 +160,7 @@ def frozen_feature_cache(
                     device,
                     DTYPES[dtype],
                     channels_last,
+                    f"caching {datamodule.name}/{key}",
                 )
                 log.info(
                     "%s/%s: cached the frozen prefix's output for %d view(s) x %d images, "

@@ -119,6 +119,9 @@ def build(code: str, index: str, gallery: np.ndarray, params: dict[str, Any]) ->
         built.add(np.packbits(gallery > 0, axis=1))
     else:
         built = float_index(code, index, d, len(gallery), params)
+        for owner in (built, getattr(built, "pq", None)):  # small galleries train anyway,
+            if hasattr(owner, "cp"):  # without FAISS's "provide at least N points" warnings
+                owner.cp.min_points_per_centroid = 1
         if not built.is_trained:
             built.train(gallery)
         built.add(gallery)
@@ -127,6 +130,21 @@ def build(code: str, index: str, gallery: np.ndarray, params: dict[str, Any]) ->
         if index == "hnsw":
             built.hnsw.efSearch = int(params["efSearch"])
     return built, time.perf_counter() - start
+
+
+def rescored(ids: np.ndarray, queries: np.ndarray, gallery: np.ndarray, k: int) -> np.ndarray:
+    """The ``k`` of each row's candidate ``ids [Q, W]`` with the highest exact inner product
+    (``-1``: none), ``[Q, k]``; in chunks of queries that gather at most 32 MB of vectors."""
+    rows = max(1, (32 << 20) // max(1, ids.shape[1] * gallery.shape[1] * 4))
+    out = np.empty((len(ids), k), dtype=np.int64)
+    for start in range(0, len(ids), rows):
+        part = ids[start : start + rows]
+        vectors = gallery[np.maximum(part, 0)]  # [q, W, d]
+        scores = np.einsum("qd,qwd->qw", queries[start : start + rows], vectors)
+        scores[part < 0] = -np.inf
+        order = np.argsort(-scores, axis=1, kind="stable")[:, :k]
+        out[start : start + rows] = np.take_along_axis(part, order, axis=1)
+    return out
 
 
 def search(
@@ -144,10 +162,7 @@ def search(
         wide = min(len(gallery), k * max(1, rescore)) if code == "binary+rescore" else k
         _, ids = built.search(np.packbits(queries > 0, axis=1), wide)
         if code == "binary+rescore":
-            scores = np.einsum("qd,qkd->qk", queries, gallery[np.maximum(ids, 0)])
-            scores[ids < 0] = -np.inf
-            order = np.argsort(-scores, axis=1, kind="stable")[:, :k]
-            ids = np.take_along_axis(ids, order, axis=1)
+            ids = rescored(ids, queries, gallery, k)
     else:
         _, ids = built.search(queries, k)
     return ids.astype(np.int64), time.perf_counter() - start
