@@ -58,6 +58,13 @@ class RetrievalEvaluator(pl.Callback):
             each ``d`` (keys ``<metric>@<d>``, e.g. ``test/recall@1@64``); ``None``: the
             Matryoshka loss's prefixes when training with ``loss=matryoshka`` (set by the
             pipeline), else none.
+        recognition: also the open-set recognition protocol of
+            :func:`metriclab.evaluation.recognition.recognition_metrics` (closed-set accuracy of
+            k-NN and centroid classifiers with 1, 5 and all images enrolled, open-set AUROC,
+            precision / coverage at a threshold calibrated for ``target_precision`` on one query
+            half and measured on the other), logged as ``<stage>/closed/...`` and
+            ``<stage>/openset/...``; needs at least 4 classes in the split.
+        target_precision: the precision the recognition threshold is calibrated for.
     """
 
     def __init__(
@@ -67,7 +74,10 @@ class RetrievalEvaluator(pl.Callback):
         nmi_on_test: bool = True,
         seed: int = 0,
         prefix_dims: tuple[int, ...] | None = None,
+        recognition: bool = False,
+        target_precision: float = 0.95,
     ) -> None:
+        self.recognition, self.target_precision = bool(recognition), float(target_precision)
         self.ks = tuple(int(k) for k in ks)
         self.prefix_dims = None if prefix_dims is None else tuple(int(d) for d in prefix_dims)
         self.nmi = {"val": bool(nmi_on_val), "test": bool(nmi_on_test)}
@@ -145,6 +155,16 @@ class RetrievalEvaluator(pl.Callback):
             )
             if self.nmi[stage]:
                 metrics["nmi"] = clustering_metrics(emb, labels, seed=self.seed)["nmi"]
+            if self.recognition and gallery is None and len(np.unique(labels)) >= 4:
+                from metriclab.evaluation.recognition import recognition_metrics
+
+                found, _ = recognition_metrics(
+                    torch.as_tensor(emb).float().cpu().numpy(),
+                    labels,
+                    target_precision=self.target_precision,
+                    seed=self.seed,
+                )
+                metrics |= {k: float(v) for k, v in found.items()}
             for d in self.prefix_dims or ():
                 if d < emb.shape[1]:
                     metrics |= self.prefix_metrics(d, emb, labels, gallery, gallery_labels)
