@@ -27,6 +27,7 @@ from typing import Any
 import faiss
 import numpy as np
 
+from metriclab.evaluation.inputs import unit_rows as unit
 from metriclab.evaluation.metrics import (
     average_precision_at_r,
     neighbour_hits,
@@ -69,12 +70,6 @@ class OperatingPoint:
             **{k: round(v, 4) for k, v in self.metrics.items()},
             "kept_r1": round(self.kept, 4),
         }
-
-
-def unit(x: np.ndarray) -> np.ndarray:
-    """Rows of ``x`` L2-normalised, float32 C-contiguous."""
-    x = np.ascontiguousarray(x, dtype=np.float32)
-    return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
 
 
 def float_index(code: str, index: str, d: int, n: int, params: dict[str, Any]) -> faiss.Index:

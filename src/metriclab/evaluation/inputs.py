@@ -78,3 +78,10 @@ def l2_normalize(x: torch.Tensor) -> torch.Tensor:
     All-zero rows stay zero (cosine 0 with everything).
     """
     return F.normalize(x, p=2.0, dim=1, eps=1e-12)
+
+
+def unit_rows(x: np.ndarray) -> np.ndarray:
+    """The numpy :func:`l2_normalize`: rows of ``x [N, D]`` divided by ``max(||x||, 1e-12)``,
+    ``float32`` C-contiguous (zero rows stay zero)."""
+    x = np.ascontiguousarray(x, dtype=np.float32)
+    return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)

@@ -27,15 +27,11 @@ from typing import Any
 import numpy as np
 import torch
 
+from metriclab.evaluation.inputs import unit_rows
 from metriclab.evaluation.knn import nearest_neighbors
 from metriclab.evaluation.openset import auroc, decision_metrics, tar_at_far
 from metriclab.serving.calibrate import calibrate, split_halves
 from metriclab.serving.classify import class_centroids, knn_vote, nearest_centroid
-
-
-def _unit(x: np.ndarray) -> np.ndarray:
-    x = np.asarray(x, dtype=np.float32)
-    return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
 
 
 def predict_both(
@@ -47,7 +43,7 @@ def predict_both(
     temperature: float = 0.0,
 ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """``{"knn": (labels, confidence), "centroid": (...)}`` of ``query`` over the gallery."""
-    g, q = _unit(gallery), _unit(query)
+    g, q = unit_rows(gallery), unit_rows(query)
     rows = np.concatenate(
         [
             i
@@ -105,7 +101,7 @@ def recognition_metrics(
 ) -> tuple[dict[str, float], dict[str, Any]]:
     """The protocol of the module docstring: ``(metrics, calibration)``; ``calibration`` is
     :func:`~metriclab.serving.calibrate.calibrate`'s block for the first half (for the plot)."""
-    x, y = _unit(embeddings), np.asarray(labels, dtype=np.int64)
+    x, y = unit_rows(embeddings), np.asarray(labels, dtype=np.int64)
     rng = np.random.default_rng(seed)
     classes = rng.permutation(np.unique(y))
     known_classes = classes[: max(1, int(round(known_fraction * len(classes))))]

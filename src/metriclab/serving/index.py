@@ -23,6 +23,7 @@ import faiss
 import numpy as np
 
 from metriclab.errors import ConfigError
+from metriclab.evaluation.inputs import unit_rows as normalized  # rows of unit L2 norm
 
 FORMAT = "metriclab-index/1"
 VECTORS = "vectors.npy"  # the normalised float gallery beside a compressed index
@@ -104,12 +105,6 @@ class CompressedIndex:
     def reconstruct_n(self, start: int, n: int) -> np.ndarray:
         """The stored normalised full embeddings ``[n, D]`` (from ``vectors.npy``)."""
         return self.vectors[start : start + n]
-
-
-def normalized(x: np.ndarray) -> np.ndarray:
-    """Rows scaled to unit L2 norm (zero rows stay zero): ``float32 [N, D]``."""
-    x = np.ascontiguousarray(x, dtype=np.float32)
-    return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
 
 
 def save_index(folder: Path, embeddings: np.ndarray, meta: IndexMeta) -> Path:
