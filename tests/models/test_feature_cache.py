@@ -94,3 +94,31 @@ def test_cache_without_a_frozen_prefix_is_one_error_line(tmp_path) -> None:
     )
     line = one_error_line(result)
     assert "speed.frozen_feature_cache=2" in line and "frozen_stages" in line, line
+
+
+def test_cars_recipe_runs_through_the_cache_from_the_cli(tmp_path) -> None:
+    import json
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "data"))
+    import fixtures
+
+    root = fixtures.make_cars_annos(tmp_path / "data", per_class=4)
+    run_dir = tmp_path / "run"
+    result = run_train(
+        "experiment=cars_lite0",
+        f"data.root={root}",
+        "data.image_size=64",
+        "data.batch_size=6",
+        "trainer.max_epochs=1",
+        "logger=csv",
+        "callbacks.progress_bar=null",
+        f"hydra.run.dir={run_dir}",
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "cars/train: cached the frozen prefix's output for 3 view(s)" in result.stdout
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert metrics["feature_cache_s"] > 0 and 0.0 <= metrics["test/recall@1"] <= 1.0
+    assert (run_dir / "metrics_untrained.json").is_file()
