@@ -104,7 +104,8 @@ def chart(points: list[OperatingPoint], front: list[OperatingPoint], title: str)
         label = f"{p.code} {p.index}" + "".join(f" {k}={v}" for k, v in p.params.items())
         series.setdefault(label, []).append(p)
     fig, ax = plt.subplots(figsize=(8, 5), dpi=110)
-    for label, group in series.items():
+    colors = plt.get_cmap("tab20")(np.linspace(0, 1, max(2, len(series))))
+    for (label, group), color in zip(series.items(), colors, strict=False):
         group = sorted(group, key=lambda p: p.bytes_per_vector)
         ax.plot(
             [p.bytes_per_vector for p in group],
@@ -112,6 +113,7 @@ def chart(points: list[OperatingPoint], front: list[OperatingPoint], title: str)
             marker="o",
             markersize=3,
             linewidth=1,
+            color=color,
             label=label,
         )
     best = sorted(front, key=lambda p: p.bytes_per_vector)
