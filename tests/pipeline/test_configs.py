@@ -13,8 +13,6 @@ from metriclab.pipeline import training as train_module
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 
-GROUPS_WITH_TARGETS = ["data", "sampler", "optimizer", "scheduler", "trainer"]
-
 
 def resolve(cfg) -> dict:
     """Every interpolation of the run's config (Hydra's own node aside) resolves."""

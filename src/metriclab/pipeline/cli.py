@@ -21,14 +21,13 @@ import logging
 import re
 import shutil
 import sys
-import warnings
 from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
+from metriclab.console import quiet_third_party
 from metriclab.errors import ConfigError, user_mistake
 
-QUIET_LOGGERS = ("pytorch_lightning", "lightning.pytorch", "lightning_fabric", "lightning")
 EXIT_CONFIG, EXIT_NONFINITE, EXIT_SIGTERM = 2, 3, 143
 GROUP_OVERRIDE = re.compile(r"^[+~]{0,2}(?P<group>[\w/]+)(?:@[\w.]+)?=(?P<value>[\w.,-]*)$")
 NULL_GROUP = re.compile(r"^(?P<group>[\w/]+)=(?:null|none|None)$")
@@ -158,13 +157,8 @@ def check_command_line(argv: list[str], config_dir: str | Path) -> list[str]:
 
 
 def quiet_lightning() -> None:
-    """Keep Lightning's informational messages (GPU available, tips...) and FAISS's loader
-    lines (which name the optional CPU builds it tried) off the console."""
-    logging.getLogger("faiss.loader").setLevel(logging.WARNING)
-    for name in QUIET_LOGGERS:
-        logging.getLogger(name).setLevel(logging.WARNING)
-    warnings.filterwarnings("ignore", message=r".*does not have many workers.*")
-    warnings.filterwarnings("ignore", message=r".*LeafSpec.*")
+    """Keep Lightning's informational messages and FAISS's loader lines off the console."""
+    quiet_third_party()
 
 
 def remove_refused_run_dir(cfg: DictConfig) -> None:

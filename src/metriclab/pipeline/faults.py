@@ -21,6 +21,7 @@ import torch
 from pytorch_lightning.callbacks import ModelCheckpoint
 
 from metriclab.errors import ConfigError
+from metriclab.pipeline.signals import last_checkpoint_path
 
 log = logging.getLogger("metriclab")
 
@@ -33,12 +34,13 @@ class NonFiniteLossError(RuntimeError):
 
 def last_good_checkpoint(trainer: pl.Trainer) -> str:
     """``"<path> (end of epoch E)"`` of the newest checkpoint on disk, or a note that none is."""
-    for callback in trainer.callbacks:
-        if isinstance(callback, ModelCheckpoint) and callback.dirpath:
-            last = Path(callback.dirpath) / f"{callback.CHECKPOINT_NAME_LAST}.ckpt"
-            for path in (last, Path(callback.best_model_path or "")):
-                if path.name and path.is_file():
-                    return str(path)
+    last = last_checkpoint_path(trainer)
+    best = next(
+        (c.best_model_path for c in trainer.callbacks if isinstance(c, ModelCheckpoint)), ""
+    )
+    for path in (last, Path(best or "")):
+        if path is not None and path.name and path.is_file():
+            return str(path)
     return "none yet (the first is written at the end of epoch 0)"
 
 

@@ -23,8 +23,6 @@ from pytorch_lightning.utilities.exceptions import SIGTERMException
 
 log = logging.getLogger("metriclab")
 
-EXIT_SIGTERM = 143
-
 
 def last_checkpoint_path(trainer: pl.Trainer) -> Path | None:
     """``<checkpoint dirpath>/last.ckpt`` of the run's ModelCheckpoint (None without one)."""

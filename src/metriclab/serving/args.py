@@ -7,12 +7,11 @@ or refused (scripts without a config).
 
 from __future__ import annotations
 
-import logging
 import sys
-import warnings
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from metriclab.console import quiet_third_party
 from metriclab.errors import ConfigError
 
 TRUE, FALSE = ("true", "yes", "1", "on"), ("false", "no", "0", "off")
@@ -68,9 +67,7 @@ def run_command(
 ) -> int:
     """Parse ``argv``, run ``main(options, overrides)``; a :class:`ConfigError` becomes
     ``error: ...`` on stderr and exit status 2."""
-    for name in ("pytorch_lightning", "lightning.pytorch", "lightning_fabric"):
-        logging.getLogger(name).setLevel(logging.WARNING)
-    warnings.filterwarnings("ignore", message=r".*does not have many workers.*")
+    quiet_third_party()
     if any(token in ("-h", "--help", "help") for token in argv):
         print(usage(defaults, allow_overrides))
         return 0

@@ -109,15 +109,10 @@ def apply_overrides(cfg: DictConfig, overrides: Sequence[str], configs: Path) ->
 
 def load_model(run: Run, device: str | torch.device = "cpu") -> EmbeddingModel:
     """The run's embedding model with the checkpoint's weights, in eval mode on ``device``."""
+    from metriclab.pipeline.ckpt_check import load_checkpoint
     from metriclab.pipeline.training import build_model
 
-    try:
-        checkpoint = torch.load(run.ckpt, map_location="cpu", weights_only=True)
-    except Exception as exc:  # unpickling refused or a broken file
-        reason = str(exc).splitlines()[0][:200]
-        raise ConfigError(
-            f"cannot load checkpoint {run.ckpt}: {reason}; pass a .ckpt written by train.py"
-        ) from None
+    checkpoint = load_checkpoint(run.ckpt)  # one ConfigError line for a bad or unsafe file
     state = checkpoint.get("state_dict", checkpoint) if isinstance(checkpoint, dict) else {}
     weights = {k[len("model.") :]: v for k, v in state.items() if k.startswith("model.")}
     model = build_model(run.cfg)

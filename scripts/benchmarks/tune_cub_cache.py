@@ -1,6 +1,6 @@
 """The stand-alone prototype behind ``experiment=cub_lite0``'s tuning log (docs/real_photos.md).
 
-    python scripts/tune_cub_cache.py --k 3 --views 3 --epochs 4 [--pool avgmax] [--lr 1e-4] ...
+    python scripts/benchmarks/tune_cub_cache.py --k 3 --views 3 --epochs 4 [--pool avgmax] ...
 
 The same pipeline as ``speed.frozen_feature_cache`` without Lightning or Hydra, so a setting can be
 tried in minutes: decode the CUB subset at ``/tmp/cub`` (class ids <= 100 train, > 100 test), run

@@ -1,6 +1,7 @@
 """Framework overhead: a Lightning training step of metriclab against a hand-written loop.
 
-    python scripts/benchmark.py [--steps 60] [--repeats 3] [--batch-size 128] [--image-size 32]
+    python scripts/benchmarks/overhead.py [--steps 60] [--repeats 3] [--batch-size 128]
+                                          [--image-size 32]
 
 Both run the same work in the same process: the M-per-class batch sampler over an in-memory
 dataset (``[N, 3, S, S]`` random images, 100 classes), SmallCNN + embedding head, the

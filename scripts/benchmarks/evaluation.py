@@ -20,7 +20,7 @@ Each method runs in a fresh subprocess that builds the data and runs only that m
 * neighbours: a hash of every neighbour list ``retrieval_metrics`` ranked (captured as it
   runs); ``same`` where it equals the reference row's, and the largest metric difference.
 
-    python scripts/benchmark_eval.py [--repeats 1] [--pml] [--qg] [--sizes 60000x512,...]
+    python scripts/benchmarks/evaluation.py [--repeats 1] [--pml] [--qg] [--sizes 60000x512,...]
         [--methods bare,ours,blocked-fp32,reference]
 """
 

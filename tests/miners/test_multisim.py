@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from miner_oracle import BATCH_SIZES, as_set, random_batch
 
 from metriclab.distances import EuclideanDistance
 from metriclab.miners import MultiSimilarityMiner
+from miners.miner_oracle import BATCH_SIZES, as_set, random_batch
 
 pml_miners = pytest.importorskip("pytorch_metric_learning.miners")
 pml_distances = pytest.importorskip("pytorch_metric_learning.distances")

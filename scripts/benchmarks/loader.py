@@ -1,6 +1,6 @@
 """Training-loader throughput on CUB-sized JPEGs, with and without ``data.cache_images``.
 
-    python scripts/benchmark_loader.py [--images 400] [--epochs 3] [--workers 0 2]
+    python scripts/benchmarks/loader.py [--images 400] [--epochs 3] [--workers 0 2]
 
 Writes a CUB-200-2011 layout (``images.txt``, ``image_class_labels.txt``, ``images/``) of
 ``--images`` photo-like 500x375 JPEGs (the typical CUB size) into a temporary folder, reads it with

@@ -1,6 +1,6 @@
 """Forward+backward time and peak memory of every loss (and loss+miner) against PML's.
 
-    python scripts/benchmark_losses.py [--batch-sizes 256 1024] [--dim 512] [--repeats 10]
+    python scripts/benchmarks/losses.py [--batch-sizes 256 1024] [--dim 512] [--repeats 10]
 
 Same inputs, same process, CPU, fp32: ``embeddings [B, dim]`` ~ N(0, 1) with 4 items per class,
 each loss configured as PML's with the same definition (margins, scales, distance; proxies

@@ -1,6 +1,6 @@
 """CUB on this CPU: ``experiment=cub_lite0`` against a plain fine-tuning loop, same budget.
 
-    python scripts/benchmark_cub.py [--root DIR | --archive cub100.tar.gz] [--peer-seconds S]
+    python scripts/benchmarks/cub.py [--root DIR | --archive cub100.tar.gz] [--peer-seconds S]
                                     [--skip-peer] [--skip-ours] [-- OVERRIDES ...]
 
 Both sides start from the same network and weights (EfficientNet-Lite0, the ImageNet weights of
@@ -40,7 +40,7 @@ from PIL import Image
 from torch import nn
 from torchvision import transforms as T
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 ARCHIVE = REPO.parent / "shared" / "data" / "cub100.tar.gz"
 KS = (1, 2, 4, 8)
 

@@ -1,4 +1,4 @@
-"""Open-set calibration table: ``python scripts/benchmark_openset.py EVAL_DIR [seeds=3]``.
+"""Open-set calibration table: ``python scripts/benchmarks/openset.py EVAL_DIR [seeds=3]``.
 
 Reads ``test_embeddings.npy`` / ``test_labels.npy`` written by
 ``scripts/eval.py ckpt_path=PATH save_embeddings=true`` and runs the protocol of
@@ -55,6 +55,17 @@ def row(x, y, method: str, k: int, t: float, strangers: str, target: float, seed
 
 
 def main(argv: list[str]) -> int:
+    if argv and argv[0] in ("-h", "--help"):
+        print(__doc__)
+        return 0
+    if not argv or not (Path(argv[0]) / "test_labels.npy").is_file():
+        print(__doc__, file=sys.stderr)
+        given = f" ({argv[0]} holds no test_embeddings.npy)" if argv and argv[0][0] != "-" else ""
+        print(
+            f"error: pass the folder of python scripts/eval.py ... save_embeddings=true{given}",
+            file=sys.stderr,
+        )
+        return 2
     folder = Path(argv[0])
     seeds = int(argv[1].partition("=")[2]) if len(argv) > 1 else 3
     x, y = np.load(folder / "test_embeddings.npy"), np.load(folder / "test_labels.npy")

@@ -5,10 +5,10 @@ from __future__ import annotations
 import math
 
 import torch
-from miner_oracle import random_batch
 
 from metriclab.distances import EuclideanDistance
 from metriclab.miners import DistanceWeightedMiner
+from miners.miner_oracle import random_batch
 
 
 def test_log_weights_are_the_inverse_sphere_density():

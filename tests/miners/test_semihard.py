@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import pytest
 import torch
-from miner_oracle import BATCH_SIZES, as_set, random_batch
 
 from metriclab.distances import CosineSimilarity, EuclideanDistance
 from metriclab.miners import SemiHardMiner
+from miners.miner_oracle import BATCH_SIZES, as_set, random_batch
 
 
 def loop_reference(dist: torch.Tensor, y: torch.Tensor, margin: float) -> set:

@@ -1,6 +1,6 @@
 """Omniglot zero-shot on this CPU: ``experiment=omniglot`` against the peer's plain loop.
 
-    python scripts/benchmark_omniglot.py [--root DIR | --archive omniglot.tar.gz] [--epochs 10]
+    python scripts/benchmarks/omniglot.py [--root DIR | --archive omniglot.tar.gz] [--epochs 10]
                                          [--skip-peer] [--skip-ours] [-- OVERRIDES ...]
 
 Both sides train on the 964 ``images_background`` characters and retrieve among the 13,180
@@ -36,7 +36,7 @@ import numpy as np
 import torch
 from torch import nn
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 ARCHIVE = REPO.parent / "shared" / "data" / "omniglot.tar.gz"
 KS = (1, 2, 4, 8)
 

@@ -1,4 +1,4 @@
-"""CPU cost of the dashboards per validation: ``python scripts/benchmark_dashboards.py``.
+"""CPU cost of the dashboards per validation: ``python scripts/benchmarks/dashboards.py``.
 
 Feeds :class:`~metriclab.pipeline.dashboards.RetrievalDashboard` the default run's validation
 split (the 800 glyphs of characters 160-199) with random 128-d embeddings, as the evaluator

@@ -1,4 +1,4 @@
-"""``scripts/benchmark_omniglot.py``'s peer side: its bare-FAISS Recall@K agrees with metriclab's
+"""``scripts/benchmarks/omniglot.py``'s peer side: its bare-FAISS Recall@K agrees with metriclab's
 evaluator, and the plain loop trains and evaluates on a tiny Omniglot-layout folder."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from PIL import Image
 
 from metriclab.evaluation import retrieval_metrics
 
-SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "benchmark_omniglot.py"
+SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "benchmarks" / "omniglot.py"
 spec = importlib.util.spec_from_file_location("metriclab_benchmark_omniglot", SCRIPT)
 bench = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(bench)

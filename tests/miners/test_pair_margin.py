@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 import torch
-from miner_oracle import BATCH_SIZES, random_batch
 
 from metriclab.distances import CosineSimilarity
 from metriclab.miners import PairMarginMiner
+from miners.miner_oracle import BATCH_SIZES, random_batch
 
 pml_miners = pytest.importorskip("pytorch_metric_learning.miners")
 pml_distances = pytest.importorskip("pytorch_metric_learning.distances")
