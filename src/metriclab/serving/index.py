@@ -87,6 +87,7 @@ class CompressedIndex:
         self.dims = int(spec.get("dims") or vectors.shape[1])
         self.code = str(spec.get("code", "fp32"))
         self.ntotal = int(codes.ntotal)
+        self.gallery = normalized(vectors[:, : self.dims])  # once, not per search
 
     def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """``sims [Q, k]`` (cosine of the ``dims``-prefixes, exact for re-scored and float
@@ -94,8 +95,7 @@ class CompressedIndex:
         from metriclab.evaluation.frontier import search as frontier_search
 
         k = min(k, self.ntotal)
-        q = normalized(np.asarray(queries)[:, : self.dims])
-        g = normalized(self.vectors[:, : self.dims])
+        q, g = normalized(np.asarray(queries)[:, : self.dims]), self.gallery
         rescore = int(self.spec.get("params", {}).get("rescore", 0))
         rows, _ = frontier_search(self.codes, self.code, q, g, k, rescore)
         sims = np.einsum("qd,qkd->qk", q, g[np.maximum(rows, 0)]).astype(np.float32)
