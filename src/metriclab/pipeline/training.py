@@ -103,12 +103,17 @@ def build_miner(cfg: DictConfig, loss) -> Any:
     return instantiate(cfg.miner)
 
 
+def speed_settings(cfg: DictConfig) -> SpeedSettings:
+    """``cfg.speed`` built (its defaults when the config has none)."""
+    return instantiate(cfg.speed) if "speed" in cfg else SpeedSettings()
+
+
 def build_module(cfg: DictConfig, model: EmbeddingModel, loss, miner) -> MetricLearningModule:
     optimizer_cfg = OmegaConf.to_container(cfg.optimizer, resolve=True)
     backbone_mult = optimizer_cfg.pop("backbone_lr_multiplier", 1.0)
     check_arguments(OmegaConf.create(optimizer_cfg), "optimizer")  # the partial fails late
     scheduler = instantiate(cfg.scheduler) if is_enabled(cfg.get("scheduler")) else None
-    speed: SpeedSettings = instantiate(cfg.speed) if "speed" in cfg else SpeedSettings()
+    speed = speed_settings(cfg)
     distributed: DistributedSettings = (
         instantiate(cfg.distributed) if "distributed" in cfg else DistributedSettings()
     )
@@ -177,7 +182,7 @@ def feature_cache(
 ) -> AbstractContextManager:
     """``speed.frozen_feature_cache`` views of the frozen prefix's output, for a training run
     (``train=false`` embeds the images as they are)."""
-    speed: SpeedSettings = instantiate(cfg.speed) if "speed" in cfg else SpeedSettings()
+    speed = speed_settings(cfg)
     if not speed.frozen_feature_cache or not cfg.get("train", True):
         return nullcontext()
     return frozen_feature_cache(
