@@ -15,7 +15,8 @@ from pathlib import Path
 from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 from hydra.core.hydra_config import HydraConfig
-from omegaconf import DictConfig, open_dict
+from hydra.types import RunMode
+from omegaconf import DictConfig, OmegaConf, open_dict, read_write
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIGS = ROOT / "configs"
@@ -79,3 +80,34 @@ def epoch_losses(run_dir: Path) -> list[float]:
         int(r["epoch"]): float(r["train/loss_epoch"]) for r in rows if r.get("train/loss_epoch")
     }
     return [by_epoch[e] for e in sorted(by_epoch)]
+
+
+def as_sweep_job(tmp_path: Path, sweep: list[str], job: list[str]) -> None:
+    """Make Hydra's config look like job ``job`` of ``python train.py -m *sweep``."""
+    cfg = compose_config(job, tmp_path / "0")
+    with read_write(cfg.hydra), open_dict(cfg.hydra):
+        cfg.hydra.mode = RunMode.MULTIRUN
+        with read_write(cfg.hydra.sweep):
+            cfg.hydra.sweep.dir = str(tmp_path)
+    (tmp_path / "multirun.yaml").write_text(
+        OmegaConf.to_yaml({"hydra": {"overrides": {"task": sweep}}})
+    )
+    HydraConfig().set_config(cfg)
+
+
+def refused(cfg, capsys, status: int = 2) -> str:
+    """Run the CLI wrapper (:func:`metriclab.pipeline.cli.run`) on ``cfg``; check the status,
+    one ``error:`` line, no traceback and no ``metrics.json``; return the line."""
+    import pytest
+
+    from metriclab.pipeline.cli import run
+
+    with pytest.raises(SystemExit) as exited:
+        run(cfg)
+    err = capsys.readouterr().err
+    assert exited.value.code == status, err[-2000:]
+    lines = [line for line in err.splitlines() if line.startswith("error:")]
+    assert len(lines) == 1, err[-2000:]
+    assert "Traceback" not in err
+    assert not (Path(cfg.paths.output_dir) / "metrics.json").exists()
+    return lines[0]

@@ -1,6 +1,6 @@
 """CPU cost of the dashboards per validation: ``python scripts/benchmarks/dashboards.py``.
 
-Feeds :class:`~metriclab.pipeline.dashboards.RetrievalDashboard` the default run's validation
+Feeds :class:`~metriclab.callbacks.dashboards.RetrievalDashboard` the default run's validation
 split (the 800 glyphs of characters 160-199) with random 128-d embeddings, as the evaluator
 would, and prints the CPU and wall seconds of each of ``--repeats`` validations (grid, overlaid
 similarity chart, two histograms).
@@ -17,9 +17,9 @@ import numpy as np
 from PIL import Image
 from pytorch_lightning.loggers import TensorBoardLogger
 
+from metriclab.callbacks.dashboards import RetrievalDashboard
+from metriclab.callbacks.evaluator import RetrievalEvaluator
 from metriclab.data.readers.glyphs import read_glyphs
-from metriclab.pipeline import RetrievalEvaluator
-from metriclab.pipeline.dashboards import RetrievalDashboard
 
 
 def main() -> None:

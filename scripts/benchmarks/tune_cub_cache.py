@@ -2,13 +2,13 @@
 
     python scripts/benchmarks/tune_cub_cache.py --k 3 --views 3 --epochs 4 [--pool avgmax] ...
 
-The same pipeline as ``speed.frozen_feature_cache`` without Lightning or Hydra, so a setting can be
-tried in minutes: decode the CUB subset at ``/tmp/cub`` (class ids <= 100 train, > 100 test), run
-the stem and the first ``--k`` stages of EfficientNet-Lite0 once under bf16 autocast on ``--views``
-random crops of each training image and the center crop of each test image, then train stages
-``k+1..7`` + an identity-initialised linear head with Proxy-Anchor (AdamW, cosine decay per step),
-printing test Recall@K after every epoch. Epoch ``e`` uses view ``e mod views`` of every image
-(the framework draws one per image). ``--pool avgmax`` sums average and max pooling.
+The same pipeline as ``module.speed.frozen_feature_cache`` without Lightning or Hydra, so a setting
+can be tried in minutes: decode the CUB subset at ``/tmp/cub`` (class ids <= 100 train, > 100 test),
+run the stem and the first ``--k`` stages of EfficientNet-Lite0 once under bf16 autocast on
+``--views`` random crops of each training image and the center crop of each test image, then train
+stages ``k+1..7`` + an identity-initialised linear head with Proxy-Anchor (AdamW, cosine decay per
+step), printing test Recall@K after every epoch. Epoch ``e`` uses view ``e mod views`` of every
+image (the framework draws one per image). ``--pool avgmax`` sums average and max pooling.
 """
 
 import argparse

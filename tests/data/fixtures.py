@@ -237,3 +237,11 @@ def make_omniglot_flat(root: Path, drawers: int = 2) -> Path:
                 path = root / "omniglot" / folder / f"{c:04d}" / f"{c:04d}_{d:02d}.png"
                 write_image(path, size=(105, 105), value=1, mode="1")
     return root / "omniglot"
+
+
+def assert_one_line_error(exc: Exception, *parts: str) -> None:
+    """``exc`` is one line holding every one of ``parts``."""
+    message = str(exc)
+    assert "\n" not in message
+    for part in parts:
+        assert part in message, (part, message)

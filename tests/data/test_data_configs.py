@@ -8,16 +8,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import fixtures
 import numpy as np
 import pytest
 
+from metriclab.build import build_datamodule
 from metriclab.errors import ConfigError
-from metriclab.pipeline.training import build_datamodule
-
-try:  # tests/ as a package, or (pytest's default) this folder on sys.path
-    from tests.data import fixtures
-except ImportError:
-    import fixtures
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 

@@ -6,6 +6,7 @@ import logging
 from collections import Counter
 from functools import partial
 
+import fixtures
 import numpy as np
 import pytest
 import torch
@@ -15,11 +16,6 @@ from metriclab.data import MetricDataModule, MPerClassSampler
 from metriclab.data.cache import ImageCache
 from metriclab.data.images import UnreadableImageError
 from metriclab.data.readers import read_cub
-
-try:  # tests/ as a package, or (pytest's default) this folder on sys.path
-    from tests.data import fixtures
-except ImportError:
-    import fixtures
 
 
 def cub_module(root, **kwargs) -> MetricDataModule:
@@ -125,9 +121,10 @@ def test_inshop_validates_on_the_test_split_query_to_gallery(tmp_path):
     (a real ``Trainer.validate`` and ``Trainer.test`` of one model give the same metrics)."""
     import pytorch_lightning as pl
 
+    from metriclab.callbacks.evaluator import RetrievalEvaluator
     from metriclab.data.readers import read_inshop
     from metriclab.models import EmbeddingHead, EmbeddingModel, SmallCNN
-    from metriclab.pipeline import MetricLearningModule, RetrievalEvaluator
+    from metriclab.pipeline import MetricLearningModule
 
     root = fixtures.make_inshop(tmp_path)
     datamodule = MetricDataModule(

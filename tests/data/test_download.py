@@ -11,6 +11,7 @@ import zipfile
 from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 
+import fixtures
 import pytest
 
 from metriclab.data.download import (
@@ -23,11 +24,6 @@ from metriclab.data.download import (
 )
 from metriclab.data.readers import read_omniglot
 from metriclab.errors import ConfigError
-
-try:  # tests/ as a package, or (pytest's default) this folder on sys.path
-    from tests.data import fixtures
-except ImportError:
-    import fixtures
 
 UNREACHABLE = "http://127.0.0.1:9/dataset.tgz"  # the discard port: connection refused at once
 

@@ -4,17 +4,13 @@ from __future__ import annotations
 
 import logging
 
+import fixtures
 import numpy as np
 import pytest
 
 from metriclab.data.base import Split
 from metriclab.data.images import UnreadableImageError, drop_unreadable, find_unreadable, load_image
 from metriclab.errors import ConfigError
-
-try:  # tests/ as a package, or (pytest's default) this folder on sys.path
-    from tests.data import fixtures
-except ImportError:
-    import fixtures
 
 
 @pytest.fixture

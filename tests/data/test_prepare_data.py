@@ -7,14 +7,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import fixtures
 import pytest
 
 from metriclab.data.readers import read_cifar10, read_omniglot
-
-try:  # tests/ as a package, or (pytest's default) this folder on sys.path
-    from tests.data import fixtures
-except ImportError:
-    import fixtures
 
 REPO = Path(__file__).resolve().parents[2]
 OFFLINE = "http://127.0.0.1:9"  # a proxy that refuses every connection: no network, at once

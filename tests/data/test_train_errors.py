@@ -3,13 +3,9 @@ metrics."""
 
 from __future__ import annotations
 
+import fixtures
 import pytest
 from config_helpers import one_error_line, run_train
-
-try:  # tests/ as a package, or (pytest's default) this folder on sys.path
-    from tests.data import fixtures
-except ImportError:
-    import fixtures
 
 
 @pytest.mark.slow

@@ -58,3 +58,36 @@ def assert_same(
         assert_close(g_mine, g_ref.t() if transpose_params else g_ref, "parameter gradient")
     assert mine[1].abs().max() > 0, "the gradient is all zero: the comparison proves nothing"
     return mine[0]
+
+
+#: Classes and embedding size of the proxy/classifier loss comparisons.
+CLASSES, DIM = 40, 64
+
+
+def copy_proxies(ours, theirs):
+    """PML's proxy loss ``theirs`` with our ``proxies [C, D]`` (same layout)."""
+    theirs.proxies.data.copy_(ours.proxies.data)
+    return theirs
+
+
+def copy_class_weights(ours, theirs):
+    """PML's classifier loss ``theirs`` (weights ``W [D, C]``) with our ``proxies [C, D]``."""
+    theirs.W.data.copy_(ours.proxies.data.t())
+    return theirs
+
+
+def check_proxies(cls, miner_error: str, size_error: str, **options) -> None:
+    """A loss with class proxies: ``proxies [C, D]`` learnable and in the state dict, refuses a
+    miner's tuples and labels or embeddings of the wrong size."""
+    import pytest
+    import torch
+
+    loss = cls(num_classes=7, embedding_size=5, **options)
+    assert loss.proxies.shape == (7, 5) and loss.proxies.requires_grad
+    assert "proxies" in loss.state_dict() and cls.accepts_miner is False
+    assert loss.lr_multiplier == options.get("lr_multiplier", loss.lr_multiplier)
+    x, y = random_batch(14, dim=5, per_class=2)
+    with pytest.raises(ValueError, match=miner_error):
+        loss(x, y, (torch.tensor([0]), torch.tensor([1]), torch.tensor([2])))
+    with pytest.raises(ValueError, match=size_error):
+        loss(x, y + 7) if size_error == "num_classes" else loss(torch.randn(14, 6), y)

@@ -85,7 +85,7 @@ def test_loss_npair_trains_on_raw_embeddings_so_the_penalty_acts(make_cfg):
     """``loss=npair`` is Sohn's loss end to end: the head leaves the embeddings unnormalised
     (``head.normalize=null`` follows the loss), so the L2 penalty is not a constant; the user's
     explicit ``head.normalize=true`` is kept."""
-    from metriclab.pipeline.training import build_model
+    from metriclab.build import build_model
 
     torch.manual_seed(0)
     images = torch.randn(6, 1, 8, 8)  # digits

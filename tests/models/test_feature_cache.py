@@ -1,4 +1,4 @@
-"""``speed.frozen_feature_cache``: the frozen prefix runs once per cached view, training runs
+"""``module.speed.frozen_feature_cache``: the frozen prefix runs once per cached view, training runs
 from the cut, and the result is the network it would be without the cache."""
 
 from __future__ import annotations
@@ -68,7 +68,7 @@ def test_training_runs_from_the_cut(make_cfg, monkeypatch) -> None:
         "trainer.accelerator=cpu",
         "callbacks.progress_bar=null",
         "callbacks.dashboards=null",
-        "speed.frozen_feature_cache=3",
+        "module.speed.frozen_feature_cache=3",
         "test_untrained=false",
         tiny=False,
     )
@@ -87,13 +87,13 @@ def test_training_runs_from_the_cut(make_cfg, monkeypatch) -> None:
 def test_cache_without_a_frozen_prefix_is_one_error_line(tmp_path) -> None:
     result = run_train(
         "data=digits",
-        "speed.frozen_feature_cache=2",
+        "module.speed.frozen_feature_cache=2",
         "trainer.max_epochs=1",
         f"hydra.run.dir={tmp_path / 'run'}",
         cwd=tmp_path,
     )
     line = one_error_line(result)
-    assert "speed.frozen_feature_cache=2" in line and "frozen_stages" in line, line
+    assert "module.speed.frozen_feature_cache=2" in line and "frozen_stages" in line, line
 
 
 def test_cars_recipe_runs_through_the_cache_from_the_cli(tmp_path) -> None:

@@ -16,15 +16,15 @@ import pytorch_lightning as pl
 import torch
 from batch_recorder import BatchRecorder, recorded
 
-from metriclab.data import MPerClassSampler
-from metriclab.pipeline.evaluator import RetrievalEvaluator
-from metriclab.pipeline.training import (
+from metriclab.build import (
     build_datamodule,
     build_loss,
     build_miner,
     build_model,
-    build_module,
 )
+from metriclab.callbacks.evaluator import RetrievalEvaluator
+from metriclab.data import MPerClassSampler
+from metriclab.pipeline.training import build_module
 
 pytestmark = pytest.mark.slow
 
@@ -128,7 +128,7 @@ def test_ddp_validation_metrics_equal_one_process(make_cfg):
 
 
 def test_restore_order_sorts_by_index_and_drops_padding():
-    from metriclab.pipeline.evaluator import restore_order
+    from metriclab.callbacks.evaluator import restore_order
 
     embeddings = torch.arange(12, dtype=torch.float32).view(6, 2)
     indices = torch.tensor([2, 0, 4, 1, 3, 0])  # rank-interleaved, index 0 repeated as padding

@@ -12,38 +12,15 @@ from pathlib import Path
 
 import pytest
 import torch
-from config_helpers import TINY, compose_config, one_error_line, run_train
+from config_helpers import TINY, compose_config, one_error_line, refused, run_train
 from omegaconf import read_write
 
 from metriclab.errors import ConfigError
-from metriclab.losses import ContrastiveLoss
 from metriclab.pipeline import train
 from metriclab.pipeline.cli import run, unknown_group_option
-from metriclab.pipeline.faults import NonFiniteLossGuard
-from metriclab.pipeline.run_dir import RunDirGuard
+from metriclab.runs.run_dir import RunDirGuard
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-class NaNAtCall(ContrastiveLoss):
-    """The contrastive loss, NaN at the 1-based training calls in ``nan_calls`` (tests only)."""
-
-    def __init__(self, nan_calls=(), **kwargs) -> None:
-        super().__init__(**kwargs)
-        self.nan_calls, self.calls = set(nan_calls), 0
-
-    def forward(self, *args, **kwargs) -> torch.Tensor:
-        loss = super().forward(*args, **kwargs)
-        self.calls += 1
-        return loss * float("nan") if self.calls in self.nan_calls else loss
-
-
-def nan_loss(*calls: int) -> list[str]:
-    return [
-        "loss=contrastive",
-        f"loss._target_={__name__}.NaNAtCall",
-        f"+loss.nan_calls={list(calls)}",
-    ]
 
 
 @pytest.fixture(scope="module")
@@ -52,20 +29,6 @@ def trained_ckpt(tmp_path_factory) -> Path:
     run_dir = tmp_path_factory.mktemp("trained") / "run"
     train(compose_config([*TINY, "logger=csv"], run_dir))
     return run_dir / "checkpoints" / "last.ckpt"
-
-
-def refused(cfg, capsys, status: int = 2) -> str:
-    """Run the CLI wrapper on ``cfg``; check the status, one ``error:`` line, no traceback and no
-    ``metrics.json``; return the line."""
-    with pytest.raises(SystemExit) as exited:
-        run(cfg)
-    err = capsys.readouterr().err
-    assert exited.value.code == status, err[-2000:]
-    lines = [line for line in err.splitlines() if line.startswith("error:")]
-    assert len(lines) == 1, err[-2000:]
-    assert "Traceback" not in err
-    assert not (Path(cfg.paths.output_dir) / "metrics.json").exists()
-    return lines[0]
 
 
 def cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
@@ -130,7 +93,10 @@ def test_an_unwritable_run_directory(make_cfg, tmp_path, capsys):
         (["data.batch_size=50"], "not a multiple of sampler.m=16"),
         (["data.batch_size=64"], "needs 4 classes but the training split has 3"),
         (["loss=proxy_anchor", "+loss.embedding_size=64"], "loss.embedding_size=64"),
-        (["on_nonfinite_loss=ignore"], "on_nonfinite_loss=ignore is not an option"),
+        (
+            ["callbacks.nonfinite_loss.policy=ignore"],
+            "callbacks.nonfinite_loss.policy=ignore is not an option",
+        ),
     ],
 )
 def test_config_mistakes(make_cfg, capsys, overrides, expected):
@@ -180,24 +146,6 @@ def test_a_checkpoint_of_another_architecture(make_cfg, trained_ckpt, capsys):
     assert "another architecture" in line and "model.backbone." in line
 
 
-# --------------------------------------------------------------------------- numerical faults
-def test_a_nan_loss_stops_the_run_and_names_the_step_and_checkpoint(make_cfg, tmp_path, capsys):
-    line = refused(make_cfg("trainer.max_epochs=2", *nan_loss(5)), capsys, status=3)
-    last = tmp_path / "run" / "checkpoints" / "last.ckpt"
-    assert "loss is nan at epoch 1, batch 1 (global step 4)" in line
-    assert f"Last good checkpoint: {last}" in line and "on_nonfinite_loss=skip" in line
-    assert torch.load(last, weights_only=True)["global_step"] == 3  # epoch 0's, untouched
-
-
-def test_a_nan_loss_is_skipped_when_asked(make_cfg, tmp_path):
-    _, objects = train(make_cfg("trainer.max_epochs=2", "on_nonfinite_loss=skip", *nan_loss(2)))
-    guard = next(c for c in objects["trainer"].callbacks if isinstance(c, NonFiniteLossGuard))
-    assert guard.skipped_steps == [1]
-    assert objects["trainer"].global_step == 6  # the skipped step still counts
-    assert all(torch.isfinite(p).all() for p in objects["module"].parameters())
-    assert (tmp_path / "run" / "metrics.json").is_file()
-
-
 # ------------------------------------------------------- mistakes wherever raised, through the CLI
 OFFLINE = {"https_proxy": "http://127.0.0.1:9", "HTTPS_PROXY": "http://127.0.0.1:9"}
 
@@ -211,9 +159,9 @@ OFFLINE = {"https_proxy": "http://127.0.0.1:9", "HTTPS_PROXY": "http://127.0.0.1
         (["trainer=gpu"], "needs a CUDA GPU"),
         (["backbone=resnet18", "backbone.pretrained=true"], "backbone.weights_path="),
         # settings no target takes (with +, or in a block that Hydra lets anything into)
-        (["+speed.channel_last=true"], "did you mean channels_last?"),
-        (["+distributed.gather_embedding=false"], "did you mean gather_embeddings?"),
-        (["+optimizer.backbone_lr_multiplyer=0.1"], "did you mean backbone_lr_multiplier?"),
+        (["+module.speed.channel_last=true"], "did you mean channels_last?"),
+        (["+module.distributed.gather_embedding=false"], "did you mean gather_embeddings?"),
+        (["+module.backbone_lr_multiplyer=0.1"], "did you mean backbone_lr_multiplier?"),
         (["+loss.marginn=0.1"], "loss.marginn: metriclab.losses.CircleLoss takes no setting"),
         # a misspelled key without +: refused before Hydra composes
         (["optimizer.lrr=0.1"], "did you mean optimizer.lr?"),

@@ -15,13 +15,13 @@ from pathlib import Path
 import pytest
 from config_helpers import compose_config
 
-from metriclab.pipeline.training import (
+from metriclab.build import (
     build_datamodule,
     build_loss,
     build_miner,
     build_model,
-    build_module,
 )
+from metriclab.pipeline.training import build_module
 
 try:  # tests/ as a package, or (pytest's default) the data folder on sys.path
     from tests.data import fixtures

@@ -5,14 +5,14 @@ from __future__ import annotations
 import pytest
 import torch
 
-from metriclab.pipeline.training import (
+from metriclab.build import (
     build_datamodule,
     build_loss,
     build_miner,
     build_model,
-    build_module,
     build_trainer,
 )
+from metriclab.pipeline.training import build_module
 
 
 def module_for(cfg):
@@ -24,7 +24,7 @@ def module_for(cfg):
 
 def test_param_groups_have_their_learning_rates(make_cfg):
     module = module_for(
-        make_cfg("loss=proxy_anchor", "optimizer.lr=0.001", "optimizer.backbone_lr_multiplier=0.1")
+        make_cfg("loss=proxy_anchor", "optimizer.lr=0.001", "module.backbone_lr_multiplier=0.1")
     )
     groups = {g["name"]: g for g in module.param_groups()}
     assert groups["backbone"]["lr"] == pytest.approx(1e-4)
@@ -38,7 +38,7 @@ def test_param_groups_have_their_learning_rates(make_cfg):
 @pytest.mark.slow  # torch.compile on the CPU: about 20 s
 def test_channels_last_and_compile_keep_outputs_and_names(make_cfg):
     plain = module_for(make_cfg())
-    fast = module_for(make_cfg("speed.channels_last=true", "speed.compile=true"))
+    fast = module_for(make_cfg("module.speed.channels_last=true", "module.speed.compile=true"))
     assert list(plain.state_dict()) == list(fast.state_dict())  # checkpoints interchangeable
     fast.load_state_dict(plain.state_dict())
     conv = next(m for m in fast.model.modules() if isinstance(m, torch.nn.Conv2d))
@@ -52,7 +52,7 @@ def test_channels_last_and_compile_keep_outputs_and_names(make_cfg):
 def test_trainer_gpu_turns_on_the_fast_defaults(make_cfg):
     cfg = make_cfg("trainer=gpu", tiny=False)
     assert cfg.trainer.precision == "bf16-mixed" and cfg.trainer.accelerator == "gpu"
-    assert cfg.speed.channels_last is True and cfg.trainer.benchmark is True
+    assert cfg.module.speed.channels_last is True and cfg.trainer.benchmark is True
     cpu = make_cfg("trainer=gpu", "trainer.accelerator=cpu")  # no GPU here
     trainer = build_trainer(cpu, callbacks=[], loggers=[])
     assert trainer.precision == "bf16-mixed" and trainer.num_devices == 1

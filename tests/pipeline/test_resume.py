@@ -21,7 +21,7 @@ import torch
 from config_helpers import TINY, compose_config, epoch_losses
 
 from metriclab.pipeline import train
-from metriclab.pipeline.checkpoint import AtomicCheckpointIO
+from metriclab.runs.checkpoints import AtomicCheckpointIO
 
 ROOT = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent  # test_resume.PauseAt is imported from here

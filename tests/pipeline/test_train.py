@@ -153,16 +153,3 @@ def test_config_is_plain_yaml_after_resolution(make_cfg):
     resolved = {k: OmegaConf.to_container(cfg[k], resolve=True) for k in ("sampler", "backbone")}
     assert resolved["sampler"]["m"] == 16  # the dataset's default m
     assert resolved["backbone"]["in_channels"] == 1
-
-
-def test_recognition_metrics_when_asked(make_cfg) -> None:
-    from metriclab.evaluation.recognition import recognition_metrics
-    from metriclab.pipeline import train as run_training
-
-    metrics, objects = run_training(make_cfg("callbacks.evaluator.recognition=true"))
-    for key in ("closed/knn_acc@1", "closed/centroid_acc@all", "openset/knn_auroc"):
-        assert 0.0 <= metrics[f"test/{key}"] <= 1.0, key
-    emb, labels, _ = objects["evaluator"].gathered[0]  # the test embeddings, in dataset order
-    expected, _ = recognition_metrics(emb, labels, seed=objects["cfg"].seed)
-    assert metrics["test/openset/knn_auroc"] == pytest.approx(expected["openset/knn_auroc"])
-    assert OmegaConf.select(make_cfg(), "callbacks.evaluator.recognition") is False  # when asked

@@ -14,7 +14,7 @@ import pytest
 
 from metriclab.errors import ConfigError
 from metriclab.serving import evaluate
-from metriclab.serving.runs import open_run
+from metriclab.serving.reopen import open_run
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -12,7 +12,7 @@ from metriclab.evaluation.frontier import search as frontier_search
 from metriclab.serving import export, frontier, search
 from metriclab.serving.index import CompressedIndex, load_index
 from metriclab.serving.index import search as index_search
-from metriclab.serving.runs import open_run
+from metriclab.serving.reopen import open_run
 
 KINDS = [
     ("fp16", "flat", 0),

@@ -15,7 +15,7 @@ from PIL import Image
 from metriclab.serving import export, search
 from metriclab.serving.embedding import ImageFiles, eval_transform
 from metriclab.serving.index import load_index
-from metriclab.serving.runs import load_model, open_run
+from metriclab.serving.reopen import load_model, open_run
 
 
 @pytest.fixture(scope="module")

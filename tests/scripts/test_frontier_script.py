@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from metriclab.serving import frontier
-from metriclab.serving.runs import open_run
+from metriclab.serving.reopen import open_run
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from metriclab.serving.render import (
+from metriclab.render import (
     BLUE,
     GREEN,
     RED,

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from metriclab.errors import ConfigError
+from metriclab.evaluation.calibrate import calibrate, split_halves
 from metriclab.evaluation.openset import decision_metrics
-from metriclab.serving.calibrate import calibrate, split_halves
 
 
 def _synthetic(n: int, seed: int):

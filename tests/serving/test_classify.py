@@ -7,7 +7,7 @@ from collections import defaultdict
 import numpy as np
 import pytest
 
-from metriclab.serving.classify import class_centroids, classify, knn_vote, nearest_centroid
+from metriclab.evaluation.classify import class_centroids, classify, knn_vote, nearest_centroid
 
 
 def _unit(x: np.ndarray) -> np.ndarray:

@@ -1,14 +1,14 @@
 """Cache what a frozen backbone prefix computes, and train only the rest.
 
 With ``backbone.frozen_stages=k`` the stem and the first ``k`` stages have no gradient and run in
-eval mode: their output for a given input image is fixed. ``speed.frozen_feature_cache=V`` runs
-that prefix once, before training, on ``V`` augmented views of every training image (the
-training transform: random crop and flip) and on every evaluation image (the test transform),
-keeps the outputs in memory, and trains and evaluates the network from the cut
+eval mode: their output for a given input image is fixed. ``module.speed.frozen_feature_cache=V``
+runs that prefix once, before training, on ``V`` augmented views of every training image (the
+training transform: random crop and flip) and on every evaluation image (the test transform), keeps
+the outputs in memory, and trains and evaluates the network from the cut
 (:meth:`EmbeddingModel.forward` with ``from_cut``). Each training step then costs the trained
-stages only: ``experiment=cub_lite0`` (Lite0 at 224 px, stages 1-3 cached) trains 27.5 images/s
-on a 2-core CPU, the caching pass included, where a plain loop over the whole network at 160 px
-does 22.5 (docs/real_photos.md).
+stages only: ``experiment=cub_lite0`` (Lite0 at 224 px, stages 1-3 cached) trains 27.5 images/s on
+a 2-core CPU, the caching pass included, where a plain loop over the whole network at 160 px does
+22.5 (docs/real_photos.md).
 
 What changes: each epoch draws, per image, one of its ``V`` cached views (uniformly, from a
 generator seeded by ``seed``) instead of a fresh random crop, so augmentation has ``V`` views per
@@ -123,7 +123,7 @@ def frozen_feature_cache(
         views: augmented views cached per training image (>= 1).
         device: where the prefix runs (the trainer's root device).
         dtype: ``"bfloat16"`` (half the memory; the prefix under bf16 autocast) or ``"float32"``.
-        channels_last: NHWC inputs (``speed.channels_last``).
+        channels_last: NHWC inputs (``module.speed.channels_last``).
         seed: seeds which view each access draws.
 
     Yields the seconds the caching took. On exit the datasets and the model are as before (the
@@ -134,14 +134,16 @@ def frozen_feature_cache(
     if prefix is None:
         frozen = getattr(backbone, "frozen_stages", None)
         raise ConfigError(
-            f"speed.frozen_feature_cache={views} caches the output of the backbone's frozen "
+            f"module.speed.frozen_feature_cache={views} caches the output of the backbone's frozen "
             f"stages, but {type(backbone).__name__} has "
             + ("none (backbone.frozen_stages=0)" if frozen == 0 else "no frozen-stage prefix")
-            + "; set backbone.frozen_stages=N (EfficientNet-Lite) or speed.frozen_feature_cache=0"
+            + "; set backbone.frozen_stages=N (EfficientNet-Lite) or "
+            "module.speed.frozen_feature_cache=0"
         )
     if dtype not in DTYPES:
         raise ConfigError(
-            f"speed.frozen_feature_dtype={dtype!r} is not a cache dtype; use " + " or ".join(DTYPES)
+            f"module.speed.frozen_feature_dtype={dtype!r} is not a cache dtype; use "
+            + " or ".join(DTYPES)
         )
     original = dict(datamodule.datasets)
     was_training, home = model.training, next(model.parameters()).device

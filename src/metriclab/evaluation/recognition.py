@@ -10,7 +10,7 @@ order, e.g. Omniglot's drawers 01..20):
    queries all the others); accuracy of the k-NN vote and of the nearest centroid.
 3. **open set**: the first ``enroll`` items of each known class are enrolled; items
    ``enroll + 1 ...`` of *every* class query. AUROC of the confidence, known vs unknown queries.
-   The queries are split in two halves (:func:`~metriclab.serving.calibrate.split_halves`: a
+   The queries are split in two halves (:func:`~metriclab.evaluation.calibrate.split_halves`: a
    random half of each class's queries; ``strangers="class"``: unknown classes whole, half of
    them each side); the threshold is calibrated on the first half for ``target_precision`` and
    precision, coverage and open-set accuracy are measured on the second.
@@ -27,11 +27,11 @@ from typing import Any
 import numpy as np
 import torch
 
+from metriclab.evaluation.calibrate import calibrate, split_halves
+from metriclab.evaluation.classify import class_centroids, knn_vote, nearest_centroid
 from metriclab.evaluation.inputs import unit_rows
 from metriclab.evaluation.knn import nearest_neighbors
 from metriclab.evaluation.openset import auroc, decision_metrics, tar_at_far
-from metriclab.serving.calibrate import calibrate, split_halves
-from metriclab.serving.classify import class_centroids, knn_vote, nearest_centroid
 
 
 def predict_both(
@@ -100,7 +100,7 @@ def recognition_metrics(
     seed: int = 0,
 ) -> tuple[dict[str, float], dict[str, Any]]:
     """The protocol of the module docstring: ``(metrics, calibration)``; ``calibration`` is
-    :func:`~metriclab.serving.calibrate.calibrate`'s block for the first half (for the plot)."""
+    :func:`~metriclab.evaluation.calibrate.calibrate`'s block for the first half (for the plot)."""
     x, y = unit_rows(embeddings), np.asarray(labels, dtype=np.int64)
     rng = np.random.default_rng(seed)
     classes = rng.permutation(np.unique(y))

@@ -9,7 +9,7 @@ from metriclab.models.embedder import EmbeddingModel
 from metriclab.models.head import EmbeddingHead
 from metriclab.models.pooling import GeneralizedMeanPooling, GlobalPooling
 from metriclab.models.small_cnn import SmallCNN
-from metriclab.models.timm_backbone import TimmBackbone
+from metriclab.models.timm import TimmBackbone
 from metriclab.models.torchvision_backbones import TorchvisionBackbone
 
 __all__ = [

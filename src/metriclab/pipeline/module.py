@@ -6,7 +6,7 @@ global batch and the loss equals the single-process loss on the concatenated bat
 (``gather_embeddings=False`` keeps everything local; ``mine_locally=True`` mines each rank's part
 and offsets the indices into the global batch). ``validation_step`` / ``test_step`` return the
 embeddings, labels and dataset indices for the evaluator callback
-(:class:`~metriclab.pipeline.evaluator.RetrievalEvaluator`).
+(:class:`~metriclab.callbacks.evaluator.RetrievalEvaluator`).
 """
 
 from __future__ import annotations

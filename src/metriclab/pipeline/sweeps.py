@@ -44,7 +44,7 @@ from omegaconf import DictConfig, read_write
 from pytorch_lightning.utilities.rank_zero import rank_zero_only
 
 from metriclab.errors import user_mistake
-from metriclab.pipeline.report import write_json_atomic
+from metriclab.runs.report import write_json_atomic
 
 try:  # Hydra's callback base class (hydra-core >= 1.1)
     from hydra.experimental.callback import Callback as _HydraCallback

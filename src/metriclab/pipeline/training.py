@@ -14,26 +14,27 @@ from pathlib import Path
 from typing import Any
 
 import pytorch_lightning as pl
-import torch
-from hydra.errors import InstantiationException
-from hydra.utils import get_object, instantiate
-from omegaconf import DictConfig, OmegaConf
-from pytorch_lightning.callbacks import LearningRateMonitor, ModelCheckpoint
-from pytorch_lightning.utilities.exceptions import MisconfigurationException
+from hydra.utils import instantiate
+from omegaconf import DictConfig
+from pytorch_lightning.callbacks import ModelCheckpoint
 
+from metriclab.build import (
+    build_callbacks,
+    build_datamodule,
+    build_loggers,
+    build_loss,
+    build_miner,
+    build_model,
+    build_trainer,
+    is_enabled,
+    module_settings,
+)
+from metriclab.callbacks.evaluator import RetrievalEvaluator
+from metriclab.callbacks.preemption import preemption_exit
 from metriclab.data import MetricDataModule
 from metriclab.data.feature_cache import frozen_feature_cache
-from metriclab.errors import ConfigError
-from metriclab.losses.base import complete_loss
 from metriclab.models import EmbeddingModel
-from metriclab.pipeline.evaluator import RetrievalEvaluator
-from metriclab.pipeline.faults import NonFiniteLossGuard
 from metriclab.pipeline.module import MetricLearningModule
-from metriclab.pipeline.report import write_json_atomic
-from metriclab.pipeline.run_dir import check_run_dir, prepare_run
-from metriclab.pipeline.seeding import EpochSeeder
-from metriclab.pipeline.settings import DistributedSettings, SpeedSettings, check_arguments
-from metriclab.pipeline.signals import PreemptionCheckpoint, preemption_exit
 from metriclab.pipeline.summary import (
     choices_title,
     comparison_table,
@@ -41,148 +42,39 @@ from metriclab.pipeline.summary import (
     untrained_metrics,
     wants_untrained,
 )
+from metriclab.runs.report import write_json_atomic
+from metriclab.runs.run_dir import check_run_dir, prepare_run
+from metriclab.settings import check_arguments
 
 log = logging.getLogger("metriclab")
 
 
-def is_enabled(node: Any) -> bool:
-    """A component config that builds something (``miner=none`` / ``scheduler=none`` do not)."""
-    return isinstance(node, DictConfig) and "_target_" in node
-
-
-def build_datamodule(cfg: DictConfig) -> MetricDataModule:
-    """The datamodule of ``cfg.data`` with the ``cfg.sampler`` factory, read and checked."""
-    sampler = instantiate(cfg.sampler) if is_enabled(cfg.get("sampler")) else None
-    datamodule = instantiate(cfg.data, sampler=sampler, seed=cfg.seed)
-    datamodule.setup("fit")
-    return datamodule
-
-
-def loss_normalizes(cfg: DictConfig) -> bool:
-    """Whether the loss of ``cfg.loss`` expects L2-normalised embeddings (its class's
-    ``normalized_embeddings``, true but for Sohn's N-pair loss)."""
-    target = OmegaConf.select(cfg, "loss._target_", default=None)
-    return bool(getattr(get_object(target), "normalized_embeddings", True)) if target else True
-
-
-def build_model(cfg: DictConfig) -> EmbeddingModel:
-    """Backbone (reports ``num_features``) + embedding head sized from it; the head normalises
-    as ``head.normalize`` says, or (``null``) as the loss expects."""
-    backbone = instantiate(cfg.backbone)
-    head = instantiate(cfg.head)
-    normalize = cfg.head.get("normalize")
-    normalize = loss_normalizes(cfg) if normalize is None else bool(normalize)
-    return EmbeddingModel(backbone, head(in_features=backbone.num_features, normalize=normalize))
-
-
-def build_loss(cfg: DictConfig, num_classes: int, embedding_size: int):
-    """The loss of ``cfg.loss``; proxy/classifier losses get ``num_classes``/``embedding_size``."""
-    filled = {"num_classes": num_classes, "embedding_size": embedding_size}
-    for key, value in filled.items():
-        given = cfg.loss.get(key)
-        if given is not None and int(given) != value:
-            raise ConfigError(
-                f"loss.{key}={given} does not match the {value} the pipeline derives (from the "
-                f"{'training classes' if key == 'num_classes' else 'head.embedding_size'}); "
-                f"remove loss.{key}: it is filled in"
-            )
-    factory = instantiate(cfg.loss, _partial_=True)
-    return complete_loss(factory, **filled)
-
-
-def build_miner(cfg: DictConfig, loss) -> Any:
-    """The miner of ``cfg.miner`` (``None`` for ``miner=none``); refused by proxy losses."""
-    if not is_enabled(cfg.get("miner")):
-        return None
-    if not getattr(loss, "accepts_miner", True):
-        chosen = OmegaConf.select(cfg, "hydra.runtime.choices.miner", default=None) or "a miner"
-        raise ConfigError(
-            f"loss {type(loss).__name__} compares embeddings with class proxies and takes no "
-            f"miner, but miner={chosen} was given; use miner=none with this loss"
-        )
-    return instantiate(cfg.miner)
-
-
-def speed_settings(cfg: DictConfig) -> SpeedSettings:
-    """``cfg.speed`` built (its defaults when the config has none)."""
-    return instantiate(cfg.speed) if "speed" in cfg else SpeedSettings()
-
-
 def build_module(cfg: DictConfig, model: EmbeddingModel, loss, miner) -> MetricLearningModule:
-    optimizer_cfg = OmegaConf.to_container(cfg.optimizer, resolve=True)
-    backbone_mult = optimizer_cfg.pop("backbone_lr_multiplier", 1.0)
-    check_arguments(OmegaConf.create(optimizer_cfg), "optimizer")  # the partial fails late
+    """The LightningModule: ``model``, ``loss``, ``miner``, the ``optimizer`` and ``scheduler``
+    partials, and the ``module`` settings (learning-rate groups, speed, DDP)."""
+    check_arguments(cfg.optimizer, "optimizer")  # the partial would only fail when called
     scheduler = instantiate(cfg.scheduler) if is_enabled(cfg.get("scheduler")) else None
-    speed = speed_settings(cfg)
-    distributed: DistributedSettings = (
-        instantiate(cfg.distributed) if "distributed" in cfg else DistributedSettings()
-    )
+    settings = module_settings(cfg)
     return MetricLearningModule(
         model=model,
         loss=loss,
         miner=miner,
-        optimizer=instantiate(optimizer_cfg),
+        optimizer=instantiate(cfg.optimizer),
         scheduler=scheduler,
-        backbone_lr_multiplier=backbone_mult,
-        gather_embeddings=distributed.gather_embeddings,
-        mine_locally=distributed.mine_locally,
-        channels_last=speed.channels_last,
-        compile_model=speed.compile,
+        backbone_lr_multiplier=settings.backbone_lr_multiplier,
+        gather_embeddings=settings.distributed.gather_embeddings,
+        mine_locally=settings.distributed.mine_locally,
+        channels_last=settings.speed.channels_last,
+        compile_model=settings.speed.compile,
     )
-
-
-def build_callbacks(
-    cfg: DictConfig, has_validation: bool, has_logger: bool = True
-) -> list[pl.Callback]:
-    """The callbacks of ``cfg.callbacks`` (always with an evaluator; the learning-rate monitor
-    only when something logs) and the reliability ones (per-epoch seeding, the non-finite loss
-    guard of ``on_nonfinite_loss``, the SIGTERM checkpoint)."""
-    callbacks = [instantiate(c) for c in (cfg.get("callbacks") or {}).values() if is_enabled(c)]
-    callbacks += [
-        EpochSeeder(cfg.seed),
-        NonFiniteLossGuard(cfg.get("on_nonfinite_loss", "stop")),
-        PreemptionCheckpoint(),
-    ]
-    if not has_logger:
-        callbacks = [c for c in callbacks if not isinstance(c, LearningRateMonitor)]
-    if not any(isinstance(c, RetrievalEvaluator) for c in callbacks):
-        callbacks.append(RetrievalEvaluator(seed=cfg.seed))
-    for callback in callbacks:
-        if isinstance(callback, ModelCheckpoint) and not has_validation:
-            callback.monitor = None  # no validation: the last epoch is the best
-    return callbacks
-
-
-def build_trainer(cfg: DictConfig, callbacks: list[pl.Callback], loggers: list) -> pl.Trainer:
-    """The Lightning ``Trainer`` of ``cfg.trainer``; a device it cannot have is a ConfigError."""
-    accelerator = str(cfg.trainer.get("accelerator", "auto"))
-    if accelerator in ("gpu", "cuda") and not torch.cuda.is_available():
-        chosen = OmegaConf.select(cfg, "hydra.runtime.choices.trainer", default=None)
-        raise ConfigError(
-            f"trainer.accelerator={accelerator}"
-            + (f" (trainer={chosen})" if chosen else "")
-            + " needs a CUDA GPU, but torch sees none on this machine; use trainer=default "
-            "(CPU, or any GPU found), or run on a machine with a GPU and a CUDA build of torch"
-        )
-    try:
-        return instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
-    except InstantiationException as exc:
-        if isinstance(exc.__cause__, MisconfigurationException):  # Lightning: a user setting
-            message = " ".join(str(exc.__cause__).split())
-            raise ConfigError(f"trainer: {message}") from exc
-        raise
-
-
-def build_loggers(cfg: DictConfig) -> list:
-    return [instantiate(c) for c in (cfg.get("logger") or {}).values() if is_enabled(c)]
 
 
 def feature_cache(
     cfg: DictConfig, module: MetricLearningModule, datamodule: MetricDataModule, trainer
 ) -> AbstractContextManager:
-    """``speed.frozen_feature_cache`` views of the frozen prefix's output, for a training run
-    (``train=false`` embeds the images as they are)."""
-    speed = speed_settings(cfg)
+    """``module.speed.frozen_feature_cache`` views of the frozen prefix's output, for a training
+    run (``train=false`` embeds the images as they are)."""
+    speed = module_settings(cfg).speed
     if not speed.frozen_feature_cache or not cfg.get("train", True):
         return nullcontext()
     return frozen_feature_cache(
@@ -213,7 +105,7 @@ def train(cfg: DictConfig) -> tuple[dict[str, float], dict[str, Any]]:
     module = build_module(cfg, model, loss, miner)
     loggers = build_loggers(cfg)
     callbacks = build_callbacks(cfg, datamodule.has_validation, has_logger=bool(loggers))
-    evaluator = next(c for c in callbacks if isinstance(c, RetrievalEvaluator))
+    evaluator = next(c for c in callbacks if isinstance(c, RetrievalEvaluator))  # one is required
     if evaluator.prefix_dims is None:  # a Matryoshka loss: score each of its prefixes
         evaluator.prefix_dims = tuple(getattr(loss, "dims", ())[:-1])
     trainer = build_trainer(cfg, callbacks, loggers)

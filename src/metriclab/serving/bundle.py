@@ -2,7 +2,7 @@
 
 Beside ``index.faiss`` + ``index.json`` an export holds ``centroids.npy`` (``float32 [C, D]``,
 row ``c`` the mean of the normalised gallery embeddings of class ``c``;
-:func:`~metriclab.serving.classify.class_centroids`). ``index.json``'s ``classifier`` block
+:func:`~metriclab.evaluation.classify.class_centroids`). ``index.json``'s ``classifier`` block
 (written by ``scripts/export.py calibrate=DIR``) names the classifier (``method``, ``k``,
 ``weighted``, ``temperature``), its ``threshold``, the ``target`` it was calibrated for, what it
 gave on the calibration queries and the precision-coverage ``curve``.
@@ -22,8 +22,8 @@ import faiss
 import numpy as np
 
 from metriclab.errors import ConfigError
-from metriclab.serving.calibrate import calibrate
-from metriclab.serving.classify import class_centroids, classify
+from metriclab.evaluation.calibrate import calibrate
+from metriclab.evaluation.classify import class_centroids, classify
 from metriclab.serving.embedding import ImageFiles, embed, eval_transform, list_images
 from metriclab.serving.index import IndexMeta, load_index, search
 

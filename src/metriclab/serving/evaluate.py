@@ -24,11 +24,11 @@ import numpy as np
 
 from metriclab.errors import ConfigError
 from metriclab.evaluation import clustering_metrics, retrieval_metrics
-from metriclab.pipeline.report import metrics_table, write_json_atomic
+from metriclab.runs.report import metrics_table, write_json_atomic
 from metriclab.serving.args import run_command
 from metriclab.serving.embedding import embed_tensors, item_names
 from metriclab.serving.openset_eval import OPENSET_OPTIONS, openset_metrics
-from metriclab.serving.runs import Run, build_eval_datamodule, load_model, open_run, pick_device
+from metriclab.serving.reopen import Run, build_eval_datamodule, load_model, open_run, pick_device
 
 OPTIONS: dict[str, Any] = {
     "ckpt_path": None,  # the checkpoint (or a run directory: its checkpoints/best.ckpt)

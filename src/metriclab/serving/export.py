@@ -38,7 +38,7 @@ from metriclab.serving.embedding import (
     transform_spec,
 )
 from metriclab.serving.index import IndexMeta, save_index
-from metriclab.serving.runs import Run, build_eval_datamodule, load_model, open_run
+from metriclab.serving.reopen import Run, build_eval_datamodule, load_model, open_run
 
 OPTIONS: dict[str, Any] = {
     "ckpt_path": None,  # the checkpoint (or a run directory: its checkpoints/best.ckpt)

@@ -25,10 +25,10 @@ import numpy as np
 
 from metriclab.errors import ConfigError
 from metriclab.evaluation.frontier import OperatingPoint, measure, pareto
-from metriclab.pipeline.report import write_json_atomic
+from metriclab.runs.report import write_json_atomic
 from metriclab.serving.args import run_command
 from metriclab.serving.embedding import embed_tensors
-from metriclab.serving.runs import Run, build_eval_datamodule, load_model, open_run, pick_device
+from metriclab.serving.reopen import Run, build_eval_datamodule, load_model, open_run, pick_device
 
 OPTIONS: dict[str, Any] = {
     "ckpt_path": None,  # the checkpoint (or a run directory: its checkpoints/best.ckpt)

@@ -44,7 +44,7 @@ class IndexMeta:
         checkpoint: the checkpoint the models were exported from.
         check: max absolute embedding difference of each exported model vs the checkpoint.
         classifier: the open-set classifier and its calibrated threshold, when one was
-            calibrated (see :mod:`metriclab.serving.calibrate`); ``{}`` otherwise.
+            calibrated (see :mod:`metriclab.evaluation.calibrate`); ``{}`` otherwise.
         index: the operating point (``dims``, ``code``, ``index``, ``params``, and with
             ``index=auto`` what was measured for it and for exact search); ``{}``: exact fp32.
     """

@@ -2,7 +2,7 @@
 
 Embeds each query with the exported model, searches the index, classifies (``classifier=knn``: a
 similarity-weighted vote of the ``k`` nearest; ``centroid``: the nearest class mean; see
-:mod:`metriclab.serving.classify`) and answers ``unknown`` when the confidence is below the
+:mod:`metriclab.evaluation.classify`) and answers ``unknown`` when the confidence is below the
 threshold (``threshold=auto``: the one calibrated at export, ``none``: always a class, or a
 number). Prints a table and writes into ``out`` (default ``INDEX_DIR/predictions``)
 ``predictions.csv``, ``predictions.json`` (with the evidence: the neighbours) and, with
@@ -23,11 +23,11 @@ from PIL import Image, ImageDraw
 
 from metriclab.data.images import load_image
 from metriclab.errors import ConfigError
+from metriclab.render import Match, query_sheet
 from metriclab.serving.args import run_command
 from metriclab.serving.bundle import decide, load_centroids
 from metriclab.serving.embedding import ImageFiles, embed, eval_transform, list_images
 from metriclab.serving.index import IndexMeta, load_index
-from metriclab.serving.render import Match, query_sheet
 from metriclab.serving.search import load_embedder, query_labels
 
 OPTIONS: dict[str, Any] = {

@@ -17,11 +17,11 @@ import numpy as np
 
 from metriclab.data.images import load_image
 from metriclab.errors import ConfigError
+from metriclab.render import Match, query_sheet, write_html
 from metriclab.serving.args import run_command
 from metriclab.serving.embedding import ImageFiles, embed, eval_transform, list_images
 from metriclab.serving.export import load_torchscript, onnx_embedder
 from metriclab.serving.index import IndexMeta, load_index, search
-from metriclab.serving.render import Match, query_sheet, write_html
 
 OPTIONS: dict[str, Any] = {
     "index": None,  # the folder written by scripts/export.py (index.faiss + index.json)

@@ -6,7 +6,7 @@ class ids; ``configs/data/<name>.yaml`` points at one with ``_target_`` and ``_p
 
 from metriclab.data.readers.cars import read_cars
 from metriclab.data.readers.cifar import read_cifar10, read_cifar100
-from metriclab.data.readers.csv_table import read_csv
+from metriclab.data.readers.csv import read_csv
 from metriclab.data.readers.cub import read_cub
 from metriclab.data.readers.digits import read_digits
 from metriclab.data.readers.folder import read_folder

@@ -1,0 +1,11 @@
+"""The run directory and the files in it (SPEC.md, "What a run writes").
+
+- :mod:`~metriclab.runs.run_dir`: writable, never reused by a new run, resumed on request;
+- :mod:`~metriclab.runs.checkpoints`: ``ckpt_path`` found, read safely and checked against the
+  model; every checkpoint written atomically;
+- :mod:`~metriclab.runs.run_info`: ``run_info.json`` (what it takes to repeat the run);
+- :mod:`~metriclab.runs.report`: ``metrics.json`` and every other file written atomically, and
+  the printed metrics table.
+
+Training (:mod:`metriclab.pipeline`) and the scripts (:mod:`metriclab.serving`) both use these.
+"""
