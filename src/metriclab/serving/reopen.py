@@ -27,8 +27,9 @@ from metriclab.errors import ConfigError
 from metriclab.models import EmbeddingModel
 from metriclab.runs.checkpoints import load_checkpoint
 
-#: The repository's ``configs/`` (group overrides such as ``data=cub`` are read from here).
-CONFIGS = Path(__file__).resolve().parents[3] / "configs"
+#: The configs shipped inside the package (``src/metriclab/configs`` links to the checkout's
+#: ``configs/``; a wheel holds a copy): group overrides such as ``data=cub`` are read from here.
+CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 
 
 @dataclass

@@ -1,9 +1,9 @@
-"""``scripts/report.py`` on hand-made run directories: rows, sorting, failures, files written."""
+"""``scripts/report.py`` (:mod:`metriclab.runs.compare`) on hand-made run directories: rows,
+sorting, failures, files written."""
 
 from __future__ import annotations
 
 import csv
-import importlib.util
 import json
 import subprocess
 import sys
@@ -12,18 +12,10 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from metriclab.runs import compare as report
+
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "scripts" / "report.py"
-
-
-def load_report_module():
-    spec = importlib.util.spec_from_file_location("metriclab_report_script", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-report = load_report_module()
 
 
 def make_run(
