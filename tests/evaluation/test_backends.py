@@ -8,8 +8,8 @@ import pytest
 import torch
 from eval_reference import random_data, ranked_neighbours, reference_metrics, tied_data
 
+from metriclab.distances.base import l2_normalize
 from metriclab.evaluation import backends, knn, retrieval_metrics
-from metriclab.evaluation.inputs import l2_normalize
 
 
 def test_auto_backend_choice(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -7,8 +7,8 @@ import pytest
 import torch
 from eval_reference import fp32_unit_neighbours, near_tied_data, reference_metrics, tied_data
 
+from metriclab.distances.base import l2_normalize
 from metriclab.evaluation import blocked, knn, paths, rescore, retrieval_metrics, scan
-from metriclab.evaluation.inputs import l2_normalize
 
 
 def neighbours(q, g, k, **kwargs) -> np.ndarray:

@@ -7,8 +7,8 @@ import pytest
 import torch
 from eval_reference import random_data, ranked_neighbours, tied_data
 
+from metriclab.distances.base import l2_normalize
 from metriclab.evaluation import knn
-from metriclab.evaluation.inputs import l2_normalize
 
 
 def search(q: np.ndarray, g: np.ndarray | None, k: int, **kwargs) -> np.ndarray:

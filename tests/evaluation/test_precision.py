@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import torch
 
+from metriclab.distances.base import l2_normalize
 from metriclab.evaluation import precision
-from metriclab.evaluation.inputs import l2_normalize
 from metriclab.evaluation.precision import ErrorModel, cheap_scores, error_model
 
 

@@ -8,8 +8,9 @@ import faiss
 import numpy as np
 from sklearn.metrics import adjusted_mutual_info_score, normalized_mutual_info_score
 
+from metriclab.distances.base import l2_normalize
 from metriclab.evaluation.backends import faiss_has_gpu
-from metriclab.evaluation.inputs import as_embeddings, as_labels, l2_normalize
+from metriclab.evaluation.inputs import as_embeddings, as_labels
 
 _PLUS_PLUS_BUDGET = 2**32  # k * N * D multiply-adds of k-means++ seeding under init="auto"
 

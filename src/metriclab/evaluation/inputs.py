@@ -12,7 +12,6 @@ from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 
 def as_embeddings(x: Any, name: str) -> torch.Tensor:
@@ -72,16 +71,8 @@ def as_ks(ks: Iterable[int]) -> tuple[int, ...]:
     return tuple(int(k) for k in out)
 
 
-def l2_normalize(x: torch.Tensor) -> torch.Tensor:
-    """Rows divided by their L2 norm, ``x / max(||x||, 1e-12)``; ``[N, D] -> [N, D]``.
-
-    All-zero rows stay zero (cosine 0 with everything).
-    """
-    return F.normalize(x, p=2.0, dim=1, eps=1e-12)
-
-
 def unit_rows(x: np.ndarray) -> np.ndarray:
-    """The numpy :func:`l2_normalize`: rows of ``x [N, D]`` divided by ``max(||x||, 1e-12)``,
-    ``float32`` C-contiguous (zero rows stay zero)."""
+    """The numpy :func:`~metriclab.distances.base.l2_normalize`: rows of ``x [N, D]`` divided
+    by ``max(||x||, 1e-12)``, ``float32`` C-contiguous (zero rows stay zero)."""
     x = np.ascontiguousarray(x, dtype=np.float32)
     return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)

@@ -7,7 +7,8 @@ from typing import Any
 
 import numpy as np
 
-from metriclab.evaluation.inputs import as_embeddings, as_ks, as_labels, l2_normalize
+from metriclab.distances.base import l2_normalize
+from metriclab.evaluation.inputs import as_embeddings, as_ks, as_labels
 from metriclab.evaluation.knn import nearest_neighbors
 from metriclab.evaluation.metrics import (
     average_precision_at_r,
