@@ -30,6 +30,9 @@ from metriclab.evaluation.openset import (
 
 CURVE_POINTS = 200
 
+#: The centroid confidences ``temperature=auto`` chooses between: the cosine (0) and softmaxes.
+AUTO_TEMPERATURES = (0.0, 0.02, 0.05, 0.1, 0.2)
+
 
 def calibrate(
     scores: np.ndarray,
@@ -79,6 +82,31 @@ def calibrate(
         "calibration": stats,
         "curve": {k: [round(float(v), 6) for v in curve[k][keep]] for k in curve},
     }
+
+
+def calibrate_best(
+    confidences: dict[float, np.ndarray],
+    correct: np.ndarray,
+    known: np.ndarray,
+    target_precision: float | None = None,
+    target_fmr: float | None = None,
+) -> tuple[float, dict[str, Any]]:
+    """Of several confidences of the same decisions (``{option: [N]}``, e.g. one per softmax
+    temperature), the option whose threshold answers the most calibration queries at the target
+    (the first listed on a tie), and its :func:`calibrate` block with ``"choices"``:
+    ``{option: answers}`` for every option.
+
+    Which confidence ranks the right answers first depends on the strangers: near-duplicates of
+    enrolled classes favour a softmax's margin, strangers that are merely far from everything the
+    plain cosine. The choice is made on the calibration queries alone.
+    """
+    blocks = {
+        option: calibrate(scores, correct, known, target_precision, target_fmr)
+        for option, scores in confidences.items()
+    }
+    answers = {option: b["calibration"]["n_accepted"] for option, b in blocks.items()}
+    best = max(answers, key=lambda option: answers[option])  # max keeps the first of a tie
+    return best, {**blocks[best], "choices": {str(o): n for o, n in answers.items()}}
 
 
 def split_halves(

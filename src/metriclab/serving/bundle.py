@@ -22,7 +22,7 @@ import faiss
 import numpy as np
 
 from metriclab.errors import ConfigError
-from metriclab.evaluation.calibrate import calibrate
+from metriclab.evaluation.calibrate import AUTO_TEMPERATURES, calibrate, calibrate_best
 from metriclab.evaluation.classify import class_centroids, classify
 from metriclab.serving.embedding import ImageFiles, embed, eval_transform, list_images
 from metriclab.serving.index import IndexMeta, load_index, search
@@ -101,9 +101,25 @@ def _number(options: dict[str, Any], key: str) -> float | None:
         raise ConfigError(f"{key}={value}: expected a number, e.g. {key}=0.95") from None
 
 
+def temperatures(options: dict[str, Any]) -> tuple[float, ...]:
+    """``temperature=auto`` -> :data:`AUTO_TEMPERATURES`; ``temperature=T`` -> ``(T,)``."""
+    text = str(options["temperature"])
+    if text == "auto":
+        return AUTO_TEMPERATURES
+    value = _number(options, "temperature")
+    if value is None or value < 0:
+        raise ConfigError(
+            f"temperature={text}: use auto, 0 (the cosine) or a softmax temperature > 0 (e.g. 0.1)"
+        )
+    return (value,)
+
+
 def calibrate_bundle(folder: Path, model, options: dict[str, Any]) -> IndexMeta:
     """``scripts/export.py calibrate=DIR``: classify DIR's images over the saved index, choose
-    the threshold for ``target_precision`` (default 0.95) or ``target_fmr``, store it."""
+    the threshold for ``target_precision`` (default 0.95) or ``target_fmr``, store it. For the
+    centroid classifier with ``temperature=auto`` the confidence (cosine or a softmax) is chosen
+    too: the one that answers the most calibration queries at the target
+    (:func:`~metriclab.evaluation.calibrate.calibrate_best`)."""
     index, meta = load_index(folder)
     files, labels = labelled_folder(options["calibrate"], meta.class_names)
     known = labels >= 0
@@ -117,13 +133,18 @@ def calibrate_bundle(folder: Path, model, options: dict[str, Any]) -> IndexMeta:
     emb, _ = embed(model, dataset, options["batch_size"], "cpu", 0, options["progress"], "calib")
     method, k = options["classifier"], int(options["classifier_k"])
     centroids = load_centroids(folder, index, meta) if method == "centroid" else None
-    temperature = float(options["temperature"]) if method == "centroid" else 0.0
-    got = decide(index, meta, centroids, emb, method, k, temperature=temperature)
-    correct = (got["label"] == labels) & known
+    options_t = temperatures(options) if method == "centroid" else (0.0,)
     target_p, target_f = (_number(options, key) for key in ("target_precision", "target_fmr"))
     if target_p is None and target_f is None:
         target_p = 0.95
-    block = calibrate(got["confidence"], correct, known, target_p, target_f)
+    decided = {t: decide(index, meta, centroids, emb, method, k, temperature=t) for t in options_t}
+    correct = (decided[options_t[0]]["label"] == labels) & known  # the same answer for every T
+    if len(options_t) == 1:
+        temperature = options_t[0]
+        block = calibrate(decided[temperature]["confidence"], correct, known, target_p, target_f)
+    else:
+        confidences = {t: d["confidence"] for t, d in decided.items()}
+        temperature, block = calibrate_best(confidences, correct, known, target_p, target_f)
     block["calibration"]["source"] = str(Path(options["calibrate"]).expanduser().resolve())
     meta.classifier = {"method": method, "k": k, "weighted": True, "temperature": temperature}
     meta.classifier.update(block)

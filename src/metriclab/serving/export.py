@@ -53,7 +53,8 @@ OPTIONS: dict[str, Any] = {
     "target_fmr": None,  # or: the fraction of unknown-class queries given a class
     "classifier": "knn",  # knn or centroid: the classifier the threshold is calibrated for
     "classifier_k": 5,  # neighbours that vote (classifier=knn)
-    "temperature": 0.0,  # classifier=centroid: softmax temperature of the confidence (0: cosine)
+    "temperature": "auto",  # classifier=centroid: the confidence's softmax temperature (0: the
+    # cosine); auto: whichever of 0, 0.02, 0.05, 0.1, 0.2 answers the most calibration queries
     "index": "flat",  # flat, ivf, hnsw, or auto: the best point of frontier.json within budget
     "code": "fp32",  # fp32, fp16, int8, binary, binary+rescore, pq<m> (m bytes per vector)
     "dims": 0,  # the embedding prefix indexed (0: all; Matryoshka models keep R@1 when cut)
@@ -306,6 +307,12 @@ def _main(options: dict[str, Any], overrides: list[str]) -> None:
         print(
             f"threshold {c['threshold']:.4f} for {c['method']} ("
             + (f"k={c['k']}" if c["method"] == "knn" else f"temperature={c['temperature']:g}")
+            + (
+                " chosen of auto by calibration answers: "
+                + ", ".join(f"T={t} {n}" for t, n in c["choices"].items())
+                if "choices" in c
+                else ""
+            )
             + f") at target_{name}="
             f"{value:g}: precision {got['precision']:.3f}, coverage {got['coverage']:.3f} on "
             f"{got['n_queries']} calibration queries ({got['n_unknown']} of unknown classes)"

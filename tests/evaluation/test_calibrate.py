@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from unittest.mock import ANY
+
 import numpy as np
 import pytest
 
 from metriclab.errors import ConfigError
-from metriclab.evaluation.calibrate import calibrate, split_halves
+from metriclab.evaluation.calibrate import calibrate, calibrate_best, split_halves
 from metriclab.evaluation.openset import decision_metrics
 
 
@@ -66,3 +68,16 @@ def test_one_target_exactly() -> None:
         calibrate(scores, correct, known, target_precision=95)
     with pytest.raises(ConfigError, match="not in the gallery"):
         calibrate(scores, correct, np.ones(100, bool), target_fmr=1e-3)
+
+
+def test_calibrate_best_takes_the_confidence_that_answers_most() -> None:
+    rng = np.random.default_rng(0)
+    correct = rng.random(2000) < 0.6
+    known = np.ones(2000, dtype=bool)
+    sharp = np.where(correct, rng.normal(2.0, 1.0, 2000), rng.normal(0.0, 1.0, 2000))
+    blunt = np.where(correct, rng.normal(0.5, 1.0, 2000), rng.normal(0.0, 1.0, 2000))
+    best, block = calibrate_best({0.0: blunt, 0.1: sharp}, correct, known, target_precision=0.9)
+    assert best == 0.1 and block == {**calibrate(sharp, correct, known, 0.9), "choices": ANY}
+    assert block["choices"]["0.1"] > block["choices"]["0.0"]
+    first, _ = calibrate_best({0.0: sharp, 0.1: sharp}, correct, known, target_precision=0.9)
+    assert first == 0.0  # a tie keeps the first listed
