@@ -7,7 +7,6 @@ The sweeps run ``train.py``'s ``@hydra.main`` in this process (``sys.argv`` patc
 from __future__ import annotations
 
 import csv
-import importlib.util
 import json
 import logging
 import runpy
@@ -22,15 +21,9 @@ from omegaconf import open_dict
 
 from metriclab.errors import ConfigError
 from metriclab.pipeline import sweeps
+from metriclab.runs import compare as report
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def load_script(name: str, path: Path):
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def hydra_main(monkeypatch, *argv: str) -> None:
@@ -185,7 +178,6 @@ def test_grid_sweep_goes_on_past_a_failing_job_and_reports(monkeypatch, tmp_path
         assert hparams["loss"] == loss and hparams["data.batch_size"] == "48"  # an integer
         assert {"test/recall@1", "test/map@r", "val/best_recall@1"} <= hparams["metrics"]
 
-    report = load_script("metriclab_report_script", ROOT / "scripts" / "report.py")
     rows = report.report(sweep_dir)
     assert [r["status"] for r in rows] == ["completed", "completed", "failed", "failed"]
     text = (sweep_dir / "report.md").read_text()
@@ -224,7 +216,6 @@ def test_optuna_search_samples_trials_resumes_and_reports(monkeypatch, tmp_path)
     assert states == ["COMPLETE", "COMPLETE", "COMPLETE", "FAIL"]
     assert [t.value for t in study.trials[:3]] == values
 
-    report = load_script("metriclab_report_script", ROOT / "scripts" / "report.py")
     for sweep_dir, n_rows in [(first, 3), (tmp_path, 4)]:
         report.report(sweep_dir)
         with (sweep_dir / "report.csv").open(newline="") as f:

@@ -110,3 +110,32 @@ def test_centroid_and_threshold_options(calibrated: Path, folders, tmp_path, cap
     assert "calibrated for classifier=knn k=5" in capsys.readouterr().err
     assert predict.main([f"index={calibrated}", f"query={query}", "threshold=high"]) == 2
     assert "threshold=high: expected auto, none or a number" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_centroid_temperature_auto_keeps_the_confidence_with_most_answers(
+    digits_run: Path, folders, tmp_path, capsys
+) -> None:
+    argv = [
+        f"ckpt_path={digits_run}",
+        f"gallery={folders['enrolled']}",
+        f"calibrate={folders['calib']}",
+        "classifier=centroid",
+        "target_precision=0.8",
+        "onnx=false",
+        "progress=false",
+    ]
+    assert export.main([*argv, f"out={tmp_path / 'auto'}"]) == 0
+    assert "chosen of auto by calibration answers: T=0.0 " in capsys.readouterr().out
+    block = load_index(tmp_path / "auto")[1].classifier
+    choices = block["choices"]
+    assert set(choices) == {"0.0", "0.02", "0.05", "0.1", "0.2"}
+    assert block["calibration"]["n_accepted"] == max(choices.values())
+    assert choices[str(block["temperature"])] == max(choices.values())
+    for t, answers in choices.items():  # each is what a fixed temperature calibrates to
+        assert export.main([*argv, f"temperature={t}", f"out={tmp_path / t}"]) == 0
+        fixed = load_index(tmp_path / t)[1].classifier
+        assert fixed["calibration"]["n_accepted"] == answers and "choices" not in fixed
+    assert export.main([*argv, "temperature=-1", f"out={tmp_path / 'bad'}"]) == 2
+    assert "temperature=-1: use auto, 0" in capsys.readouterr().err
+    assert not (tmp_path / "bad").exists()  # refused before anything is written

@@ -34,6 +34,20 @@ CURVE_POINTS = 200
 AUTO_TEMPERATURES = (0.0, 0.02, 0.05, 0.1, 0.2)
 
 
+def checked_target(target_precision: float | None, target_fmr: float | None) -> tuple[str, float]:
+    """``("precision" | "fmr", value)``; a :class:`ConfigError` unless exactly one is given, in
+    ``(0, 1]``."""
+    if (target_precision is None) == (target_fmr is None):
+        raise ConfigError(
+            f"target_precision={target_precision}, target_fmr={target_fmr}: give exactly one "
+            "calibration target, e.g. target_precision=0.95 or target_fmr=1e-3"
+        )
+    name, value = ("precision", target_precision) if target_fmr is None else ("fmr", target_fmr)
+    if not 0 < float(value) <= 1:
+        raise ConfigError(f"target_{name}={value}: must be in (0, 1], e.g. 0.95 or 1e-3")
+    return name, float(value)
+
+
 def calibrate(
     scores: np.ndarray,
     correct: np.ndarray,
@@ -53,14 +67,7 @@ def calibrate(
         ``{"threshold", "target": {"precision"|"fmr": value}, "calibration": decision_metrics at
         the threshold (+ n_queries, n_unknown), "curve": {"threshold", "coverage", "precision"}}``.
     """
-    if (target_precision is None) == (target_fmr is None):
-        raise ConfigError(
-            f"target_precision={target_precision}, target_fmr={target_fmr}: give exactly one "
-            "calibration target, e.g. target_precision=0.95 or target_fmr=1e-3"
-        )
-    name, value = ("precision", target_precision) if target_fmr is None else ("fmr", target_fmr)
-    if not 0 < float(value) <= 1:
-        raise ConfigError(f"target_{name}={value}: must be in (0, 1], e.g. 0.95 or 1e-3")
+    name, value = checked_target(target_precision, target_fmr)
     known = np.asarray(known, dtype=bool)
     if name == "precision":
         threshold = threshold_at_precision(scores, correct, float(value))

@@ -22,7 +22,12 @@ import faiss
 import numpy as np
 
 from metriclab.errors import ConfigError
-from metriclab.evaluation.calibrate import AUTO_TEMPERATURES, calibrate, calibrate_best
+from metriclab.evaluation.calibrate import (
+    AUTO_TEMPERATURES,
+    calibrate,
+    calibrate_best,
+    checked_target,
+)
 from metriclab.evaluation.classify import class_centroids, classify
 from metriclab.serving.embedding import ImageFiles, embed, eval_transform, list_images
 from metriclab.serving.index import IndexMeta, load_index, search
@@ -114,6 +119,19 @@ def temperatures(options: dict[str, Any]) -> tuple[float, ...]:
     return (value,)
 
 
+def calibration_settings(
+    options: dict[str, Any],
+) -> tuple[tuple[float, ...], float | None, float | None]:
+    """The temperatures to try and the target (``target_precision`` 0.95 when neither is
+    given) of ``calibrate=DIR``, checked before the export writes anything."""
+    temps = temperatures(options) if options["classifier"] == "centroid" else (0.0,)
+    target_p, target_f = (_number(options, key) for key in ("target_precision", "target_fmr"))
+    if target_p is None and target_f is None:
+        target_p = 0.95
+    checked_target(target_p, target_f)
+    return temps, target_p, target_f
+
+
 def calibrate_bundle(folder: Path, model, options: dict[str, Any]) -> IndexMeta:
     """``scripts/export.py calibrate=DIR``: classify DIR's images over the saved index, choose
     the threshold for ``target_precision`` (default 0.95) or ``target_fmr``, store it. For the
@@ -133,10 +151,7 @@ def calibrate_bundle(folder: Path, model, options: dict[str, Any]) -> IndexMeta:
     emb, _ = embed(model, dataset, options["batch_size"], "cpu", 0, options["progress"], "calib")
     method, k = options["classifier"], int(options["classifier_k"])
     centroids = load_centroids(folder, index, meta) if method == "centroid" else None
-    options_t = temperatures(options) if method == "centroid" else (0.0,)
-    target_p, target_f = (_number(options, key) for key in ("target_precision", "target_fmr"))
-    if target_p is None and target_f is None:
-        target_p = 0.95
+    options_t, target_p, target_f = calibration_settings(options)
     decided = {t: decide(index, meta, centroids, emb, method, k, temperature=t) for t in options_t}
     correct = (decided[options_t[0]]["label"] == labels) & known  # the same answer for every T
     if len(options_t) == 1:

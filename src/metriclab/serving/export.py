@@ -27,7 +27,7 @@ import torch
 
 from metriclab.errors import ConfigError
 from metriclab.serving.args import run_command
-from metriclab.serving.bundle import calibrate_bundle, save_centroids
+from metriclab.serving.bundle import calibrate_bundle, calibration_settings, save_centroids
 from metriclab.serving.embedding import (
     ImageFiles,
     embed,
@@ -245,6 +245,8 @@ def export_run(run: Run, options: dict[str, Any]) -> tuple[Path, IndexMeta]:
     model = load_model(run, "cpu")
     size = int(model.embedding_size)
     point = index_spec(run, options, size, 0)  # a mistake is refused before anything is written
+    if options.get("calibrate"):
+        calibration_settings(options)  # the same for the calibration options
     out.mkdir(parents=True, exist_ok=True)
     spec = transform_spec(run.cfg.data)
     dataset, paths, labels, names = gallery_dataset(run, str(options["gallery"]), spec, out)
