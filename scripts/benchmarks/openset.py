@@ -20,12 +20,14 @@ import numpy as np
 
 from metriclab.evaluation.recognition import recognition_metrics
 
-SETTINGS = [("knn", 5, 0.0), ("centroid", 5, 0.0), ("centroid", 5, 0.1)]
+SETTINGS = [("knn", 5, 0.0), ("centroid", 5, 0.0), ("centroid", 5, 0.1), ("centroid", 5, "auto")]
 TARGETS = (0.95, 0.9, 0.8)
 STRANGERS = ("item", "class")
 
 
-def row(x, y, method: str, k: int, t: float, strangers: str, target: float, seeds: int) -> str:
+def row(
+    x, y, method: str, k: int, t: float | str, strangers: str, target: float, seeds: int
+) -> str:
     """One table row: the protocol over ``seeds`` class splits."""
     both = [
         recognition_metrics(
@@ -44,7 +46,7 @@ def row(x, y, method: str, k: int, t: float, strangers: str, target: float, seed
     ]
     runs = [metrics for metrics, _ in both]
     answered = [block["calibration"]["n_accepted"] for _, block in both]
-    name = f"{method} k={k}" if method == "knn" else f"centroid T={t:g}"
+    name = f"{method} k={k}" if method == "knn" else f"centroid T={t}"
     p = np.array([r["openset/precision"] for r in runs])
     mean = lambda key: np.mean([r[key] for r in runs])  # noqa: E731
     return (

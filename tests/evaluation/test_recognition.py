@@ -69,3 +69,16 @@ def test_open_set_calibration_holds_on_the_other_half() -> None:
     for far in ("0.001", "0.0001"):
         tar = got[f"verify/tar@far={far}"]
         assert 0 < tar < 1 and got[f"verify/fnmr@fmr={far}"] == pytest.approx(1 - tar)
+
+
+def test_centroid_temperature_auto_is_the_fixed_temperature_it_chose() -> None:
+    x, y = _clusters(200, 20, noise=0.9, seed=2)
+    options = {"method": "centroid", "target_precision": 0.9, "shots": (), "fars": ()}
+    auto, block = recognition_metrics(x, y, temperature="auto", **options)
+    chosen = auto.pop("openset/temperature")
+    assert block["choices"][str(chosen)] == max(block["choices"].values())
+    fixed, fixed_block = recognition_metrics(x, y, temperature=chosen, **options)
+    assert auto == fixed and block["threshold"] == fixed_block["threshold"]
+    for t, answers in block["choices"].items():  # each choice is that temperature's calibration
+        _, one = recognition_metrics(x, y, temperature=float(t), **options)
+        assert one["calibration"]["n_accepted"] == answers

@@ -68,3 +68,15 @@ def test_eval_openset_errors(digits_run: Path, capsys) -> None:
         == 2
     )
     assert "openset_enroll=500: a class of split=test has only" in capsys.readouterr().err
+    base = [f"ckpt_path={digits_run}", "openset=true", "nmi=false", "progress=false"]
+    assert evaluate.main([*base, "openset_classifier=centroid", "openset_temperature=-1"]) == 2
+    assert "openset_temperature=-1: use auto, 0" in capsys.readouterr().err
+
+
+def test_eval_openset_temperature_auto(digits_run: Path, tmp_path: Path) -> None:
+    out = tmp_path / "auto"
+    argv = [f"ckpt_path={digits_run}", "openset=true", "nmi=false", "progress=false"]
+    argv += ["openset_classifier=centroid", "openset_temperature=auto", f"out={out}"]
+    assert evaluate.main(argv) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["test/openset/temperature"] in (0.0, 0.02, 0.05, 0.1, 0.2)

@@ -27,7 +27,12 @@ from typing import Any
 import numpy as np
 import torch
 
-from metriclab.evaluation.calibrate import calibrate, split_halves
+from metriclab.evaluation.calibrate import (
+    AUTO_TEMPERATURES,
+    calibrate,
+    calibrate_best,
+    split_halves,
+)
 from metriclab.evaluation.classify import class_centroids, knn_vote, nearest_centroid
 from metriclab.evaluation.inputs import unit_rows
 from metriclab.evaluation.knn import nearest_neighbors
@@ -92,7 +97,7 @@ def recognition_metrics(
     known_fraction: float = 0.5,
     k: int = 5,
     method: str = "knn",
-    temperature: float = 0.0,
+    temperature: float | str = 0.0,
     target_precision: float = 0.95,
     strangers: str = "item",
     fars: Sequence[float] = (1e-3, 1e-4),
@@ -121,14 +126,26 @@ def recognition_metrics(
             out[f"closed/{name}_acc@{n}"] = float(np.mean(pred == truth))
 
     gal, qry = known & _first_n(y, enroll), ~_first_n(y, enroll)
-    got = predict_both(x[gal], y[gal], x[qry], k, temperature=temperature)
+    auto = method == "centroid" and str(temperature) == "auto"
+    temps = AUTO_TEMPERATURES if auto else (float(temperature) if method == "centroid" else 0.0,)
+    got = predict_both(x[gal], y[gal], x[qry], k, temperature=temps[0])
     q_known, q_labels = known[qry], y[qry]
-    for name, (_, conf) in got.items():
-        out[f"openset/{name}_auroc"] = auroc(conf[q_known], conf[~q_known])
     pred, conf = got[method]
     correct = (pred == q_labels) & q_known
     first, second = split_halves(q_labels, q_known, seed, strangers)
-    block = calibrate(conf[first], correct[first], q_known[first], target_precision)
+    if auto:  # the centroid confidence (cosine or a softmax) with most calibration answers
+        confs = {
+            t: predict_both(x[gal], y[gal], x[qry], k, temperature=t)["centroid"][1] for t in temps
+        }
+        halves = {t: c[first] for t, c in confs.items()}
+        chosen, block = calibrate_best(halves, correct[first], q_known[first], target_precision)
+        got["centroid"] = (pred, confs[chosen])
+        conf = confs[chosen]
+        out["openset/temperature"] = chosen
+    else:
+        block = calibrate(conf[first], correct[first], q_known[first], target_precision)
+    for name, (_, scores) in got.items():
+        out[f"openset/{name}_auroc"] = auroc(scores[q_known], scores[~q_known])
     held = decision_metrics(conf[second], correct[second], q_known[second], block["threshold"])
     out["openset/threshold"] = block["threshold"]
     out["openset/calib_precision"] = block["calibration"]["precision"]

@@ -24,7 +24,8 @@ OPENSET_OPTIONS: dict[str, Any] = {
     "openset_enroll": 5,  # images enrolled per known class for the open-set part
     "openset_k": 5,  # neighbours that vote
     "openset_classifier": "knn",  # knn or centroid: the one calibrated
-    "openset_temperature": 0.0,  # centroid confidence: softmax temperature (0: the cosine)
+    "openset_temperature": "0",  # centroid confidence: softmax temperature (0: the cosine); auto:
+    # whichever of 0, 0.02, 0.05, 0.1, 0.2 answers the most queries of the calibration half
     "target_precision": 0.95,  # the precision the threshold is calibrated for
     "openset_strangers": "item",  # item: halves split each class; class: unknown classes whole
 }
@@ -78,6 +79,15 @@ def openset_metrics(
         raise ConfigError(
             f"openset_classifier={options['openset_classifier']}: choose knn or centroid"
         )
+    temperature = str(options["openset_temperature"])
+    try:
+        if temperature != "auto" and float(temperature) < 0:
+            raise ValueError
+    except ValueError:
+        raise ConfigError(
+            f"openset_temperature={temperature}: use auto, 0 (the cosine) or a softmax "
+            "temperature > 0 (e.g. 0.1)"
+        ) from None
     counts = np.bincount(labels - labels.min())
     if counts[counts > 0].min() <= options["openset_enroll"]:
         raise ConfigError(
@@ -90,7 +100,7 @@ def openset_metrics(
         enroll=options["openset_enroll"],
         k=options["openset_k"],
         method=options["openset_classifier"],
-        temperature=options["openset_temperature"],
+        temperature=temperature,
         target_precision=options["target_precision"],
         strangers=options["openset_strangers"],
         seed=seed,
