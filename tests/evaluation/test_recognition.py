@@ -82,3 +82,13 @@ def test_centroid_temperature_auto_is_the_fixed_temperature_it_chose() -> None:
     for t, answers in block["choices"].items():  # each choice is that temperature's calibration
         _, one = recognition_metrics(x, y, temperature=float(t), **options)
         assert one["calibration"]["n_accepted"] == answers
+
+
+def test_with_knn_the_centroid_auroc_uses_the_temperature_given() -> None:
+    x, y = _clusters(100, 20, noise=0.9, seed=3)
+    options = {"target_precision": 0.9, "shots": (), "fars": ()}
+    knn, _ = recognition_metrics(x, y, method="knn", temperature=0.1, **options)
+    centroid, _ = recognition_metrics(x, y, method="centroid", temperature=0.1, **options)
+    assert knn["openset/centroid_auroc"] == centroid["openset/centroid_auroc"]
+    auto, _ = recognition_metrics(x, y, method="knn", temperature="auto", **options)
+    assert auto == recognition_metrics(x, y, method="knn", temperature=0.0, **options)[0]

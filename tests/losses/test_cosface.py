@@ -16,7 +16,6 @@ from loss_oracle import (
 from metriclab.losses import CosFaceLoss
 
 pml_losses = pytest.importorskip("pytorch_metric_learning.losses")
-pml_distances = pytest.importorskip("pytorch_metric_learning.distances")
 
 
 @pytest.mark.parametrize("batch", BATCH_SIZES)

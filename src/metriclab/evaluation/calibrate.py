@@ -34,6 +34,22 @@ CURVE_POINTS = 200
 AUTO_TEMPERATURES = (0.0, 0.02, 0.05, 0.1, 0.2)
 
 
+def temperature_options(text: object, key: str = "temperature") -> tuple[float, ...]:
+    """``auto`` -> :data:`AUTO_TEMPERATURES`; ``T`` (0: the cosine, ``> 0`` a softmax) ->
+    ``(T,)``; anything else is a :class:`ConfigError` naming ``key``."""
+    if str(text) == "auto":
+        return AUTO_TEMPERATURES
+    try:
+        value = float(str(text))
+    except ValueError:
+        value = -1.0
+    if not value >= 0:
+        raise ConfigError(
+            f"{key}={text}: use auto, 0 (the cosine) or a softmax temperature > 0 (e.g. 0.1)"
+        )
+    return (value,)
+
+
 def checked_target(target_precision: float | None, target_fmr: float | None) -> tuple[str, float]:
     """``("precision" | "fmr", value)``; a :class:`ConfigError` unless exactly one is given, in
     ``(0, 1]``."""

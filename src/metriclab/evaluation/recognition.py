@@ -28,10 +28,10 @@ import numpy as np
 import torch
 
 from metriclab.evaluation.calibrate import (
-    AUTO_TEMPERATURES,
     calibrate,
     calibrate_best,
     split_halves,
+    temperature_options,
 )
 from metriclab.evaluation.classify import class_centroids, knn_vote, nearest_centroid
 from metriclab.evaluation.inputs import unit_rows
@@ -65,8 +65,17 @@ def predict_both(
             "knn": knn_vote(sims, g_labels[rows], k),
             "centroid": _loo_centroid(q, g_labels, centroids, counts, temperature),
         }
-    centroid = nearest_centroid(q, centroids, temperature)
+    centroid = centroid_predictions(g, g_labels, q, (temperature,))[temperature]
     return {"knn": knn_vote(sims, g_labels[rows], k), "centroid": centroid}
+
+
+def centroid_predictions(
+    g: np.ndarray, g_labels: np.ndarray, q: np.ndarray, temperatures: Sequence[float]
+) -> dict[float, tuple[np.ndarray, np.ndarray]]:
+    """:func:`nearest_centroid` of the unit rows ``q`` over the class means of the unit rows
+    ``g``, at each temperature (the centroids built once)."""
+    centroids = class_centroids(g, g_labels, int(g_labels.max()) + 1)
+    return {t: nearest_centroid(q, centroids, t) for t in temperatures}
 
 
 def _loo_centroid(q, labels, centroids, counts, temperature) -> tuple[np.ndarray, np.ndarray]:
@@ -126,17 +135,16 @@ def recognition_metrics(
             out[f"closed/{name}_acc@{n}"] = float(np.mean(pred == truth))
 
     gal, qry = known & _first_n(y, enroll), ~_first_n(y, enroll)
-    auto = method == "centroid" and str(temperature) == "auto"
-    temps = AUTO_TEMPERATURES if auto else (float(temperature) if method == "centroid" else 0.0,)
+    temps = temperature_options(temperature)
+    auto = method == "centroid" and len(temps) > 1  # with knn, the centroid AUROC is the cosine's
     got = predict_both(x[gal], y[gal], x[qry], k, temperature=temps[0])
     q_known, q_labels = known[qry], y[qry]
     pred, conf = got[method]
     correct = (pred == q_labels) & q_known
     first, second = split_halves(q_labels, q_known, seed, strangers)
     if auto:  # the centroid confidence (cosine or a softmax) with most calibration answers
-        confs = {
-            t: predict_both(x[gal], y[gal], x[qry], k, temperature=t)["centroid"][1] for t in temps
-        }
+        g, q = unit_rows(x[gal]), unit_rows(x[qry])  # as predict_both normalises them
+        confs = {t: c for t, (_, c) in centroid_predictions(g, y[gal], q, temps).items()}
         halves = {t: c[first] for t, c in confs.items()}
         chosen, block = calibrate_best(halves, correct[first], q_known[first], target_precision)
         got["centroid"] = (pred, confs[chosen])

@@ -23,10 +23,10 @@ import numpy as np
 
 from metriclab.errors import ConfigError
 from metriclab.evaluation.calibrate import (
-    AUTO_TEMPERATURES,
     calibrate,
     calibrate_best,
     checked_target,
+    temperature_options,
 )
 from metriclab.evaluation.classify import class_centroids, classify
 from metriclab.serving.embedding import ImageFiles, embed, eval_transform, list_images
@@ -106,25 +106,13 @@ def _number(options: dict[str, Any], key: str) -> float | None:
         raise ConfigError(f"{key}={value}: expected a number, e.g. {key}=0.95") from None
 
 
-def temperatures(options: dict[str, Any]) -> tuple[float, ...]:
-    """``temperature=auto`` -> :data:`AUTO_TEMPERATURES`; ``temperature=T`` -> ``(T,)``."""
-    text = str(options["temperature"])
-    if text == "auto":
-        return AUTO_TEMPERATURES
-    value = _number(options, "temperature")
-    if value is None or value < 0:
-        raise ConfigError(
-            f"temperature={text}: use auto, 0 (the cosine) or a softmax temperature > 0 (e.g. 0.1)"
-        )
-    return (value,)
-
-
 def calibration_settings(
     options: dict[str, Any],
 ) -> tuple[tuple[float, ...], float | None, float | None]:
     """The temperatures to try and the target (``target_precision`` 0.95 when neither is
     given) of ``calibrate=DIR``, checked before the export writes anything."""
-    temps = temperatures(options) if options["classifier"] == "centroid" else (0.0,)
+    centroid = options["classifier"] == "centroid"
+    temps = temperature_options(options["temperature"]) if centroid else (0.0,)
     target_p, target_f = (_number(options, key) for key in ("target_precision", "target_fmr"))
     if target_p is None and target_f is None:
         target_p = 0.95
@@ -152,13 +140,15 @@ def calibrate_bundle(folder: Path, model, options: dict[str, Any]) -> IndexMeta:
     method, k = options["classifier"], int(options["classifier_k"])
     centroids = load_centroids(folder, index, meta) if method == "centroid" else None
     options_t, target_p, target_f = calibration_settings(options)
-    decided = {t: decide(index, meta, centroids, emb, method, k, temperature=t) for t in options_t}
-    correct = (decided[options_t[0]]["label"] == labels) & known  # the same answer for every T
+    got = decide(index, meta, centroids, emb, method, k, temperature=options_t[0])
+    correct = (got["label"] == labels) & known  # the same answer at every temperature
     if len(options_t) == 1:
         temperature = options_t[0]
-        block = calibrate(decided[temperature]["confidence"], correct, known, target_p, target_f)
-    else:
-        confidences = {t: d["confidence"] for t, d in decided.items()}
+        block = calibrate(got["confidence"], correct, known, target_p, target_f)
+    else:  # the centroid answer needs no search: only its confidence changes with T
+        confidences = {
+            t: classify(method, None, None, emb, centroids, k, temperature=t)[1] for t in options_t
+        }
         temperature, block = calibrate_best(confidences, correct, known, target_p, target_f)
     block["calibration"]["source"] = str(Path(options["calibrate"]).expanduser().resolve())
     meta.classifier = {"method": method, "k": k, "weighted": True, "temperature": temperature}

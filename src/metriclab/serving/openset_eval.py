@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from metriclab.errors import ConfigError
+from metriclab.evaluation.calibrate import temperature_options
 from metriclab.evaluation.recognition import recognition_metrics
 
 #: The options ``scripts/eval.py`` adds for this mode (see :data:`serving.evaluate.OPTIONS`).
@@ -79,15 +80,7 @@ def openset_metrics(
         raise ConfigError(
             f"openset_classifier={options['openset_classifier']}: choose knn or centroid"
         )
-    temperature = str(options["openset_temperature"])
-    try:
-        if temperature != "auto" and float(temperature) < 0:
-            raise ValueError
-    except ValueError:
-        raise ConfigError(
-            f"openset_temperature={temperature}: use auto, 0 (the cosine) or a softmax "
-            "temperature > 0 (e.g. 0.1)"
-        ) from None
+    temperature_options(options["openset_temperature"], "openset_temperature")  # one line if bad
     counts = np.bincount(labels - labels.min())
     if counts[counts > 0].min() <= options["openset_enroll"]:
         raise ConfigError(
@@ -100,7 +93,7 @@ def openset_metrics(
         enroll=options["openset_enroll"],
         k=options["openset_k"],
         method=options["openset_classifier"],
-        temperature=temperature,
+        temperature=options["openset_temperature"],
         target_precision=options["target_precision"],
         strangers=options["openset_strangers"],
         seed=seed,
