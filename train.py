@@ -6,7 +6,7 @@ from pathlib import Path
 import hydra
 from omegaconf import DictConfig
 
-from metriclab.pipeline.cli import check_command_line, run
+from metriclab.pipeline.cli import check_command_line, explain_import_failures, run
 
 CONFIGS = Path(__file__).resolve().parent / "configs"
 
@@ -18,4 +18,5 @@ def main(cfg: DictConfig) -> float | None:
 
 if __name__ == "__main__":
     sys.argv[1:] = check_command_line(sys.argv[1:], CONFIGS)  # one line for an unknown key
+    explain_import_failures()  # "Error locating target" names its root cause
     main()

@@ -72,7 +72,32 @@ def build_loss(cfg: DictConfig, num_classes: int, embedding_size: int):
                 f"remove loss.{key}: it is filled in"
             )
     factory = instantiate(cfg.loss, _partial_=True)
-    return complete_loss(factory, **filled)
+    loss = complete_loss(factory, **filled)
+    if cfg.get("train", True):
+        check_loss_meets_batches(cfg, loss)
+    return loss
+
+
+def check_loss_meets_batches(cfg: DictConfig, loss) -> None:
+    """Refuse a loss that the training batches leave at 0: a pair-based loss
+    (``needs_positive_pairs``) on ``sampler.m=1`` batches, or a cross-batch memory smaller
+    than a batch. A proxy loss on ``m=1`` and any loss on ``sampler=random`` pass."""
+    m = OmegaConf.select(cfg, "sampler.m", default=None)
+    if m is not None and int(m) == 1 and getattr(loss, "needs_positive_pairs", False):
+        raise ConfigError(
+            f"sampler.m=1: each batch holds one image per class, so the pair-based "
+            f"{type(loss).__name__} finds no positive pair and its loss is 0 at every step "
+            "(the model would not train); set sampler.m=2 or more (e.g. sampler.m=4), or use "
+            "a proxy loss that trains on one image per class (loss=proxy_anchor, normsoftmax, "
+            "arcface)"
+        )
+    memory, batch = getattr(loss, "memory_size", None), int(cfg.data.batch_size)
+    if memory is not None and int(memory) < batch:
+        raise ConfigError(
+            f"loss.memory_size={memory} is smaller than a batch (data.batch_size={batch}): "
+            f"the cross-batch memory holds at least one batch; set loss.memory_size="
+            f"{max(1024, batch)}"
+        )
 
 
 def build_miner(cfg: DictConfig, loss) -> Any:
@@ -125,6 +150,14 @@ def build_trainer(cfg: DictConfig, callbacks: list[pl.Callback], loggers: list) 
             + " needs a CUDA GPU, but torch sees none on this machine; use trainer=default "
             "(CPU, or any GPU found), or run on a machine with a GPU and a CUDA build of torch"
         )
+    for key in ("max_epochs", "max_steps", "limit_train_batches"):
+        value = cfg.trainer.get(key)
+        if cfg.get("train", True) and isinstance(value, int | float) and value == 0:
+            raise ConfigError(
+                f"trainer.{key}={value} trains nothing: the 'trained' metrics would be the "
+                "untrained model's and status.json would say completed; to measure the "
+                f"untrained model use train=false, to train set trainer.{key} >= 1"
+            )
     try:
         return instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
     except InstantiationException as exc:

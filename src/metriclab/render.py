@@ -81,8 +81,10 @@ def tile_captions(
     digits: int = 3,
 ) -> list[list[str]]:
     """The caption lines of a query row: ``["query", "class 7"]``, then per neighbour
-    ``["1 · 0.884", "class 7"]`` (rank from 1, cosine similarity, class)."""
-    rows = [["query", f"class {class_name(query_label, class_names)}"]]
+    ``["1 · 0.884", "class 7"]`` (rank from 1, cosine similarity, class). A query of unknown
+    class (``-1``) reads ``class unknown``: its neighbours are framed grey, never red."""
+    known = query_label is not None and query_label >= 0  # an unlabelled query says so
+    rows = [["query", f"class {class_name(query_label, class_names) if known else 'unknown'}"]]
     for rank, (label, similarity) in enumerate(neighbours, 1):
         rows.append(
             [f"{rank} · {similarity:.{digits}f}", f"class {class_name(label, class_names)}"]
@@ -203,7 +205,7 @@ def write_html(
         known = label >= 0
         parts.append(
             f"<h2>Query {q + 1}: <code>{rel(query)}</code> · class "
-            f"{html.escape(class_name(label, class_names))}</h2>"
+            f"{html.escape(class_name(label, class_names) if known else 'unknown')}</h2>"
         )
         parts.append(f"<img src='{rel(sheet)}' alt='query {q + 1} and its neighbours'>")
         parts.append("<table><tr><th>rank</th><th>similarity</th><th>class</th><th>path</th></tr>")

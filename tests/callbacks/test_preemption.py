@@ -28,7 +28,9 @@ def test_sigterm_saves_last_ckpt_and_names_the_resume(make_cfg, tmp_path) -> Non
     with pytest.raises(Preempted) as stopped:
         train(make_cfg("trainer.max_epochs=2", *kill))
     last = tmp_path / "run" / "checkpoints" / "last.ckpt"
-    assert f"saved {last}" in str(stopped.value) and "ckpt_path=last" in str(stopped.value)
+    line = str(stopped.value)
+    assert f"the last checkpoint is {last} (saved now)" in line
+    assert line.endswith(f"resume with: python train.py ckpt_path={tmp_path / 'run'}")
     assert torch.load(last, weights_only=True)["global_step"] == 2
     assert not (tmp_path / "run" / "metrics.json").exists()
 
@@ -37,4 +39,5 @@ def test_without_the_callback_nothing_is_saved(make_cfg, tmp_path) -> None:
     kill = [f"+callbacks.kill._target_={__name__}.SigtermAt", "+callbacks.kill.step=2"]
     with pytest.raises(Preempted) as stopped:
         train(make_cfg("trainer.max_epochs=2", "callbacks.preemption=null", *kill))
-    assert "no checkpoint was saved" in str(stopped.value)
+    assert "before the first checkpoint" in str(stopped.value)
+    assert "nothing to resume" in str(stopped.value)

@@ -54,3 +54,25 @@ def test_csv_errors_are_one_line(tmp_path):
     with pytest.raises(ConfigError) as info:
         read_csv(str(table))
     assert "\n" not in str(info.value) and "b/9.png" in str(info.value)
+
+
+def test_broken_images_in_the_table_are_all_listed_before_training(tmp_path):
+    from functools import partial
+
+    from metriclab.data import MetricDataModule
+    from metriclab.data.images import UnreadableImageError
+
+    fixtures.make_class_folders(tmp_path / "imgs", COUNTS)
+    rows = [f"imgs/{name}/{i}.png,{name}" for name, n in COUNTS.items() for i in range(n)]
+    (tmp_path / "table.csv").write_text("\n".join(rows) + "\n")
+    for broken in ("ant/1.png", "dog/0.png"):
+        (tmp_path / "imgs" / broken).write_bytes(b"")
+    args = dict(name="csv", root=str(tmp_path / "table.csv"), batch_size=2, val_classes=0)
+    with pytest.raises(UnreadableImageError) as info:
+        MetricDataModule(reader=partial(read_csv), **args).setup()
+    message = str(info.value)
+    assert message.startswith("cannot read 2 of the 8 images of data=csv: "), message
+    assert "ant/1.png (empty file (0 bytes))" in message and "dog/0.png" in message
+    datamodule = MetricDataModule(reader=partial(read_csv), skip_unreadable=True, **args)
+    datamodule.setup()
+    assert sum(len(d) for d in datamodule.datasets.values()) == 6

@@ -76,3 +76,52 @@ def test_bad_augment_options_are_one_clear_error():
         build_transform(train=True, image_size=28, train_augment="flip")
     with pytest.raises(ConfigError, match=r"data.affine has unknown key\(s\) \['rotate'\]"):
         build_transform(train=True, image_size=28, train_augment="affine", affine={"rotate": 5})
+
+
+def striped(width: int = 800, height: int = 200) -> Image.Image:
+    """A wide (4:1) photo: red left quarter, blue right quarter, gray between."""
+    pixels = np.full((height, width, 3), 128, dtype=np.uint8)
+    pixels[:, : width // 4] = (255, 0, 0)
+    pixels[:, -width // 4 :] = (0, 0, 255)
+    return Image.fromarray(pixels)
+
+
+def test_square_resize_squashes_the_whole_photo_then_crops_the_center():
+    image = photo()  # 300 x 200
+    out = build_transform(train=False, image_size=224, resize="square")(image)
+    # by hand: 300 x 200 -> 256 x 256 (aspect changed), center 224 x 224, ImageNet statistics
+    resized = np.asarray(image.resize((256, 256), Image.BILINEAR), dtype=np.float32) / 255
+    crop = resized[16:240, 16:240].transpose(2, 0, 1)
+    mean = np.array([0.485, 0.456, 0.406], dtype=np.float32)[:, None, None]
+    std = np.array([0.229, 0.224, 0.225], dtype=np.float32)[:, None, None]
+    expected = torch.from_numpy((crop - mean) / std)
+    assert out.shape == (3, 224, 224)
+    assert (out - expected).abs().mean() < 0.01
+
+
+@pytest.mark.parametrize("train", [False, True])
+def test_square_keeps_both_ends_of_a_wide_photo_where_shorter_side_cuts_them(train):
+    """A 4:1 photo: the center crop of shorter_side (and its widest training crop, 4:3) sees
+    neither end; square sees both, and so does a full-area training crop of the square."""
+    plain = dict(mean=(0, 0, 0), std=(1, 1, 1), crop_scale=(1.0, 1.0))
+    torch.manual_seed(0)
+    kept = build_transform(train=train, image_size=64, resize="square", **plain)(striped())
+    cut = build_transform(train=train, image_size=64, resize="shorter_side", **plain)(striped())
+    red = (kept[0] > 0.9) & (kept[2] < 0.1)
+    blue = (kept[2] > 0.9) & (kept[0] < 0.1)
+    assert red.any() and blue.any()  # both ends of the photo are in the square
+    red_cut, blue_cut = (cut[0] > 0.9) & (cut[2] < 0.1), (cut[2] > 0.9) & (cut[0] < 0.1)
+    assert not red_cut.any() and not blue_cut.any()  # the middle of the photo, gray only
+
+
+def test_square_and_shorter_side_agree_on_square_images():
+    image = photo(120, 120)
+    for augment in ("standard", "affine"):
+        a = build_transform(train=False, image_size=96, train_augment=augment)(image)
+        b = build_transform(train=False, image_size=96, train_augment=augment, resize="square")
+        assert torch.allclose(a, b(image))
+
+
+def test_unknown_resize_is_one_clear_error():
+    with pytest.raises(ConfigError, match="data.resize='oval' is not one of shorter_side, square"):
+        build_transform(train=False, image_size=28, resize="oval")

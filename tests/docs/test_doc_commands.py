@@ -1,4 +1,5 @@
-"""Every ``python train.py ...`` line in README.md and docs/ composes with Hydra.
+"""Every ``python train.py ...`` line in README.md and docs/ composes with Hydra, and every key
+in it is one that some part of the program reads (``settings.check_arguments``).
 
 A documented command that names a missing option or key, or a value Hydra cannot take, fails
 here the day it breaks. Sweep values (``loss=a,b``) are checked one by one; ``hydra.*`` and
@@ -15,6 +16,7 @@ import pytest
 from config_helpers import CONFIGS, ROOT, compose_config
 
 from metriclab.pipeline.cli import null_groups_deleted, unknown_group_option, unknown_setting
+from metriclab.settings import check_arguments
 
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 COMMAND = re.compile(r"(?:python3? |torchrun [^`]*?)train\.py(?P<args>[^`\n#|]*)")
@@ -69,4 +71,5 @@ def test_documented_command_composes(where, args):
         run = null_groups_deleted(run, CONFIGS)
         assert unknown_group_option(run, CONFIGS) is None, (where, run)
         assert unknown_setting(run, CONFIGS) is None, (where, run)
-        compose_config(run)  # Hydra itself: types, interpolations, group packages
+        cfg = compose_config(run)  # Hydra itself: types, interpolations, group packages
+        check_arguments(cfg)  # every key read by some part (+keys, moved keys, types)

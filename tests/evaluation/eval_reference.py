@@ -1,7 +1,7 @@
 """Independent brute-force references and test data for the evaluation tests.
 
-Written from the definitions in SPEC.md, not from the package: one query at a time, a full
-similarity row, a stable argsort, explicit removal of the query's own position.
+Written from the metric definitions in docs/evaluation.md, not from the package: one query
+at a time, a full similarity row, a stable argsort, explicit removal of the query's own position.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import time
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -76,18 +76,33 @@ def test_bf16_check_rejects_bfloat16_sums(monkeypatch: pytest.MonkeyPatch) -> No
         precision.fast_bf16.cache_clear()
 
 
-def test_bf16_check_measures(monkeypatch: pytest.MonkeyPatch) -> None:
-    real = precision.cheap_scores
+class FakeClock:
+    """``time.perf_counter`` stand-in: time moves only when a fake matmul says so."""
 
-    def slow_bf16(a, b, p):  # exact sums, but slower than float32
-        if p == "bf16":
-            time.sleep(0.05)
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.mark.parametrize(
+    ("bf16_s", "fast"), [(0.5, True), (0.66, True), (0.7, False), (2.0, False)]
+)
+def test_bf16_check_measures(monkeypatch: pytest.MonkeyPatch, bf16_s: float, fast: bool) -> None:
+    """fp32 takes 1 s and bf16 ``bf16_s`` on a fake clock: bf16 counts as fast iff 1.5x faster."""
+    real, clock = precision.cheap_scores, FakeClock()
+
+    def timed(a, b, p):  # exact sums; the duration is set on the fake clock, not slept
+        if a.shape[0] > 1:  # the timed [1024, 256] matmuls, not the one-row sum check
+            clock.now += bf16_s if p == "bf16" else 1.0
         return real(a, b, p)
 
-    monkeypatch.setattr(precision, "cheap_scores", slow_bf16)
+    monkeypatch.setattr(precision, "cheap_scores", timed)
+    monkeypatch.setattr(precision, "time", SimpleNamespace(perf_counter=clock))
     precision.fast_bf16.cache_clear()
     try:
-        assert precision.fast_bf16(torch.device("cpu")) is False
+        assert precision.fast_bf16(torch.device("cpu")) is fast
     finally:
         precision.fast_bf16.cache_clear()
 

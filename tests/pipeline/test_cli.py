@@ -90,3 +90,21 @@ def test_ddp_on_two_cpu_processes_runs_end_to_end(tmp_path):
     assert len(losses) == 2 and losses[1] < losses[0], losses  # the two ranks learn together
     assert (run_dir / "checkpoints" / "last.ckpt").is_file()
     assert result.stdout.count("test/recall@1") == 1  # rank 0 alone prints the table
+
+
+@pytest.mark.slow
+def test_train_false_shows_no_best_epoch(tmp_path):
+    """``train=false`` trains nothing: no ``best_epoch`` in the table or in metrics.json."""
+    run_dir = tmp_path / "run"
+    result = run_train(
+        *FAST,
+        "train=false",
+        "trainer.limit_test_batches=2",
+        f"hydra.run.dir={run_dir}",
+        cwd=tmp_path,
+        OMP_NUM_THREADS="1",
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "| test/recall@1 " in result.stdout and "best_epoch" not in result.stdout
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert "best_epoch" not in metrics and 0.0 <= metrics["test/recall@1"] <= 1.0

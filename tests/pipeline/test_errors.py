@@ -165,6 +165,12 @@ OFFLINE = {"https_proxy": "http://127.0.0.1:9", "HTTPS_PROXY": "http://127.0.0.1
         (["+loss.marginn=0.1"], "loss.marginn: metriclab.losses.CircleLoss takes no setting"),
         # a misspelled key without +: refused before Hydra composes
         (["optimizer.lrr=0.1"], "did you mean optimizer.lr?"),
+        # top-level keys nothing reads, keys that moved, top-level settings of the wrong type
+        (["+foo.bar=1"], "foo.bar: no part of metriclab reads the top-level key 'foo'"),
+        (["+speed.channel_last=true"], "did you mean module.speed.channels_last?"),
+        (["speed.channels_last=true"], "moved to module.speed.channels_last"),
+        (["+optimizer.backbone_lr_multiplier=2"], "moved to module.backbone_lr_multiplier"),
+        (["seed=abc"], "seed='abc' must be int (e.g. seed=42)"),
         # refused after Hydra made the run directory
         (["data=cub", "data.root=/nonexistent/cub"], "does not hold the dataset"),
         (["data=digits", "data.batch_size=50"], "not a multiple of sampler.m=16"),
@@ -186,6 +192,31 @@ def test_a_mistake_is_one_line_exit_2_and_writes_nothing(tmp_path, args, expecte
     line = one_error_line(result)
     assert expected in line, line
     assert not (tmp_path / "outputs").exists(), sorted((tmp_path / "outputs").rglob("*"))
+
+
+BROKEN_MODULE = 'raise RuntimeError("operator torchvision::nms does not exist")\n'
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("where", ["hydra.callbacks.broken", "callbacks.broken"])
+def test_a_target_that_cannot_be_imported_names_the_root_cause(tmp_path, where):
+    """Hydra's "Error locating target" hides why; the line names the root exception (exit 1:
+    the installation, not the command, is broken), for Hydra's callbacks and the task's parts."""
+    (tmp_path / "broken_mod.py").write_text(BROKEN_MODULE)
+    result = run_train(
+        *TINY,
+        f"+{where}._target_=broken_mod.Thing",
+        f"paths.log_dir={tmp_path / 'outputs'}",
+        cwd=tmp_path,
+        timeout=300,
+        OMP_NUM_THREADS="1",
+        PYTHONPATH=str(tmp_path),
+    )
+    assert result.returncode == 1, result.stderr[-2000:]
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith(f"error: cannot import broken_mod.Thing (the _target_ of {where}): ")
+    assert "RuntimeError: operator torchvision::nms does not exist" in last
+    assert "Traceback" not in result.stderr
 
 
 def test_an_unknown_setting_names_the_valid_keys_and_the_closest():

@@ -42,11 +42,16 @@ class PauseAt(pl.Callback):
     """After batch ``batch`` of epoch ``epoch``: touch ``marker``, then wait for a SIGTERM
     (at most ``wait_s``). Used only by these tests, through ``+callbacks.pause``."""
 
-    def __init__(self, marker: str, epoch: int = 1, batch: int = 1, wait_s: float = 120.0):
+    def __init__(
+        self, marker: str, epoch: int = 1, batch: int = 1, wait_s: float = 120.0, once=False
+    ):
         self.marker, self.epoch, self.batch, self.wait_s = Path(marker), epoch, batch, wait_s
+        self.once = once  # not again in a resumed run (which re-applies the run's overrides)
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
         if (trainer.current_epoch, batch_idx) != (self.epoch, self.batch):
+            return
+        if self.once and self.marker.exists():
             return
         self.marker.touch()
         deadline = time.monotonic() + self.wait_s
@@ -54,9 +59,10 @@ class PauseAt(pl.Callback):
             time.sleep(0.05)
 
 
-def start(run_dir: Path, *extra: str, pause: Path | None = None) -> subprocess.Popen:
-    """``python train.py RUN... hydra.run.dir=run_dir extra...`` (paused at epoch 1 if asked)."""
-    args = [*RUN, f"hydra.run.dir={run_dir}", *extra]
+def start(run_dir: Path | None, *extra: str, pause: Path | None = None) -> subprocess.Popen:
+    """``python train.py RUN... hydra.run.dir=run_dir extra...`` (paused at epoch 1 if asked;
+    ``run_dir=None``: no overrides but ``extra``, started in ``pause``'s folder)."""
+    args = [*RUN, f"hydra.run.dir={run_dir}", *extra] if run_dir is not None else [*extra]
     if pause is not None:
         args += [
             "+callbacks.pause._target_=test_resume.PauseAt",
@@ -72,7 +78,7 @@ def start(run_dir: Path, *extra: str, pause: Path | None = None) -> subprocess.P
     }
     return subprocess.Popen(
         [sys.executable, str(ROOT / "train.py"), *args],
-        cwd=run_dir.parent,
+        cwd=(run_dir or pause).parent,
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -146,8 +152,8 @@ def test_sigterm_saves_last_ckpt_and_the_run_resumes(tmp_path, make_cfg):
     assert code == 143, err[-2000:]
     errors = [line for line in err.splitlines() if line.startswith("error:")]
     assert len(errors) == 1 and "Traceback" not in err
-    assert "SIGTERM" in errors[0] and "ckpt_path=last" in errors[0]
-    assert str(run_dir / "checkpoints" / "last.ckpt") in errors[0]
+    assert "SIGTERM" in errors[0] and errors[0].endswith("train.py ckpt_path=run")
+    assert "the last checkpoint is run/checkpoints/last.ckpt (saved now)" in errors[0]
     assert not (run_dir / "metrics.json").exists()
     saved = torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=True)
     assert (saved["epoch"], saved["global_step"]) == (1, 5)  # 3 steps of epoch 0 + 2 of epoch 1
@@ -177,3 +183,67 @@ def test_a_failed_checkpoint_write_leaves_the_old_file_whole(tmp_path, monkeypat
     monkeypatch.undo()
     assert torch.load(path, weights_only=True)["step"].item() == 1
     assert [p.name for p in tmp_path.iterdir()] == ["last.ckpt"]
+
+
+@pytest.mark.slow
+def test_ctrl_c_prints_the_resume_command_and_that_command_repeats_the_run(tmp_path, reference):
+    """Ctrl-C inside epoch 1: exit 130, one line naming epoch 0's last.ckpt and the command;
+    that command alone (the run's overrides come from its folder) ends like the uninterrupted
+    run, with the untrained column and without Lightning's "not empty" warning."""
+    run_dir, marker = tmp_path / "run", tmp_path / "paused"
+    proc = start(run_dir, "+callbacks.pause.once=true", pause=marker)
+    wait_for(marker, proc)
+    proc.send_signal(signal.SIGINT)
+    code, err = finish(proc, timeout=120)
+    assert code == 130, err[-2000:]
+    last = err.strip().splitlines()[-1]
+    assert last == (
+        "error: interrupted by Ctrl-C: the last checkpoint is run/checkpoints/last.ckpt (end of "
+        f"the last finished epoch); resume with: python {ROOT / 'train.py'} ckpt_path=run"
+    ), err[-2000:]
+    status = json.loads((run_dir / "status.json").read_text())
+    assert status["status"] == "interrupted" and "KeyboardInterrupt" in status["error"]
+    assert not (run_dir / "metrics.json").exists()
+    untrained = json.loads((run_dir / "metrics_untrained.json").read_text())  # written first
+
+    code, err = finish(start(None, "ckpt_path=run", pause=marker))  # the printed command
+    assert code == 0, err[-2000:]
+    assert "is not empty" not in err
+    resumed = final_metrics(run_dir)
+    assert set(resumed) == set(reference)
+    for key, value in reference.items():
+        assert resumed[key] == pytest.approx(value, abs=1e-6), key
+    assert json.loads((run_dir / "metrics_untrained.json").read_text()) == untrained
+    assert json.loads((run_dir / "status.json").read_text())["status"] == "completed"
+
+
+@pytest.mark.slow
+def test_a_killed_run_reads_as_dead_and_ckpt_path_last_finds_it(tmp_path):
+    """SIGKILL leaves status.json "running"; report.py says "dead (pid N gone)", and
+    ``ckpt_path=last`` with the same overrides (no run folder given) resumes that run."""
+    marker = tmp_path / "paused"
+    short = [a for a in RUN if not a.startswith("trainer.max_epochs")] + ["trainer.max_epochs=2"]
+    proc = start(None, *short, "+callbacks.pause.once=true", pause=marker)
+    wait_for(marker, proc)
+    (run_dir,) = (tmp_path / "outputs" / "runs").glob("*/*")
+    status = json.loads((run_dir / "status.json").read_text())
+    assert status["status"] == "running" and status["pid"] == proc.pid
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=60)
+
+    report = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "report.py"), str(run_dir.parent)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert report.returncode == 0, report.stderr[-2000:]
+    assert f"dead (pid {proc.pid} gone)" in report.stdout
+
+    code, err = finish(
+        start(None, *short, "+callbacks.pause.once=true", "ckpt_path=last", pause=marker)
+    )
+    assert code == 0, err[-2000:]
+    assert json.loads((run_dir / "status.json").read_text())["status"] == "completed"
+    assert (run_dir / "metrics.json").is_file() and (run_dir / "metrics_untrained.json").is_file()
+    assert [p for p in (tmp_path / "outputs" / "runs").glob("*/*") if p.is_dir()] == [run_dir]

@@ -30,7 +30,7 @@ def square(value: int) -> Image.Image:
 def test_captions_say_rank_similarity_and_class() -> None:
     rows = tile_captions(3, [(3, 0.8841), (5, 0.5)], ["a", "b", "c", "d", "e", "f"])
     assert rows == [["query", "class d"], ["1 · 0.884", "class d"], ["2 · 0.500", "class f"]]
-    assert tile_captions(-1, [(-1, 0.1)])[0] == ["query", "class ?"]
+    assert tile_captions(-1, [(-1, 0.1)])[0] == ["query", "class unknown"]
     assert class_name(7) == "7" and class_name(1, ["x", "y"]) == "y" and class_name(-1) == "?"
 
 

@@ -5,19 +5,29 @@ embeddings back in dataset order by index (dropping the padding a distributed sa
 computes the metrics once on rank 0, shares them with every rank (so checkpointing and early
 stopping agree) and logs them as ``<stage>/<metric>``. For query/gallery datasets (In-Shop) the
 test loaders are ``[query, gallery]`` and the metrics rank the gallery for each query.
+
+``flip=true`` (test-time flips) embeds every evaluated image twice, as it is and mirrored left to
+right, and scores ``e = normalize(f(x) + f(mirror(x)))`` (the mean of the two embeddings,
+re-normalised): :meth:`RetrievalEvaluator.embed`. Under the frozen-feature cache
+(``module.speed.frozen_feature_cache``) the evaluated inputs are the frozen stages' output of the
+unmirrored image; the frozen stages then run once more over each evaluation split's mirrored
+images (cached for the run) and the mirrored view continues from that cut.
 """
 
 from __future__ import annotations
 
 import logging
 import warnings
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import pytorch_lightning as pl
 import torch
 import torch.nn.functional as F
+from torch.utils.data import Dataset
 
+from metriclab.data.feature_cache import FeatureDataset, prefix_outputs
 from metriclab.evaluation import clustering_metrics, retrieval_metrics
 
 log = logging.getLogger("metriclab")
@@ -46,6 +56,30 @@ def restore_order_on_device(
     return embeddings[keep], labels.cpu().numpy()[first]
 
 
+def flip_averaged(model: Callable[[torch.Tensor], torch.Tensor]) -> Callable:
+    """``model`` with test-time flips: ``x [B, C, H, W] -> normalize(model(x) + model(x'))``,
+    ``x'`` mirrored left to right (``scripts/eval.py`` of a run with ``flip=true``)."""
+
+    def embed(images: torch.Tensor) -> torch.Tensor:
+        return F.normalize(model(images).float() + model(images.flip(-1)).float(), dim=1)
+
+    return embed
+
+
+class _Mirrored(Dataset):
+    """``dataset``'s ``(image [C, H, W], label, index)`` items with the image mirrored (W)."""
+
+    def __init__(self, dataset: Dataset) -> None:
+        self.dataset = dataset
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, int, int]:
+        image, label, item = self.dataset[index]
+        return image.flip(-1), label, item
+
+
 class RetrievalEvaluator(pl.Callback):
     """Logs ``val/…`` after every validation and ``test/…`` after testing.
 
@@ -65,6 +99,8 @@ class RetrievalEvaluator(pl.Callback):
             half and measured on the other), logged as ``<stage>/closed/...`` and
             ``<stage>/openset/...``; needs at least 4 classes in the split.
         target_precision: the precision the recognition threshold is calibrated for.
+        flip: test-time flips: score ``normalize(f(x) + f(mirror(x)))`` (:meth:`embed`); twice
+            the evaluation cost.
     """
 
     def __init__(
@@ -76,7 +112,10 @@ class RetrievalEvaluator(pl.Callback):
         prefix_dims: tuple[int, ...] | None = None,
         recognition: bool = False,
         target_precision: float = 0.95,
+        flip: bool = False,
     ) -> None:
+        self.flip = bool(flip)
+        self._mirrors: dict[int, tuple[Dataset, torch.Tensor]] = {}  # the mirrored cuts
         self.recognition, self.target_precision = bool(recognition), float(target_precision)
         self.ks = tuple(int(k) for k in ks)
         self.prefix_dims = None if prefix_dims is None else tuple(int(d) for d in prefix_dims)
@@ -107,12 +146,81 @@ class RetrievalEvaluator(pl.Callback):
     def on_validation_batch_end(
         self, trainer, pl_module, outputs, batch, batch_idx, dataloader_idx=0
     ) -> None:
+        loaders = trainer.val_dataloaders
+        outputs = self._flipped(loaders, pl_module, outputs, batch, dataloader_idx)
         self._collect(outputs, dataloader_idx)
 
     def on_test_batch_end(
         self, trainer, pl_module, outputs, batch, batch_idx, dataloader_idx=0
     ) -> None:
+        loaders = trainer.test_dataloaders
+        outputs = self._flipped(loaders, pl_module, outputs, batch, dataloader_idx)
         self._collect(outputs, dataloader_idx)
+
+    # ------------------------------------------------------- test-time flips
+    def _flipped(self, loaders, pl_module, outputs, batch, dataloader_idx: int) -> Any:
+        """``outputs`` with the flip-averaged embeddings when ``flip`` (else as they are)."""
+        if not self.flip:
+            return outputs
+        loaders = loaders if isinstance(loaders, list | tuple) else [loaders]
+        dataset = loaders[dataloader_idx].dataset
+        inputs, _, indices = batch
+        both = self.embed(pl_module, inputs, indices, dataset, outputs["embeddings"])
+        return {**outputs, "embeddings": both}
+
+    @torch.no_grad()
+    def embed(
+        self,
+        module: torch.nn.Module,
+        inputs: torch.Tensor,
+        indices: torch.Tensor,
+        dataset: Dataset,
+        embeddings: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """The evaluated embeddings of one batch: ``module(inputs)`` ``[B, D]``, or with
+        ``flip``, ``normalize(module(x) + module(mirror(x)))``.
+
+        Args:
+            module: the model (or the LightningModule), in eval mode.
+            inputs: the batch's images ``[B, C, H, W]``, or their cached cut while the model
+                starts from it (``model.from_cut``).
+            indices: the items' dataset indices ``[B]`` (where the mirrored cut is looked up).
+            dataset: the dataset the batch came from.
+            embeddings: ``module(inputs)`` when already computed.
+        """
+        if embeddings is None:
+            embeddings = module(inputs)
+        if not self.flip:
+            return embeddings.float()
+        mirrored = module(self._mirrored(module, inputs, indices, dataset))
+        return F.normalize(embeddings.float() + mirrored.float(), dim=1)
+
+    def _mirrored(self, module, inputs, indices, dataset: Dataset) -> torch.Tensor:
+        """The mirrored inputs: the images flipped, or the frozen stages' output of the
+        mirrored images (computed once per split, over the whole split)."""
+        model = getattr(module, "model", module)
+        if not getattr(model, "from_cut", False):
+            return inputs.flip(-1)
+        if not isinstance(dataset, FeatureDataset):
+            raise TypeError(f"a model starting from the cut evaluates a {type(dataset).__name__}")
+        held = self._mirrors.get(id(dataset))
+        if held is None or held[0] is not dataset:
+            cut = prefix_outputs(
+                model.backbone.frozen_prefix(),
+                _Mirrored(dataset.base),
+                1,
+                max(1, len(inputs)),
+                inputs.device,
+                dataset.features.dtype,
+                bool(getattr(module, "channels_last", False)),
+                "caching mirrored images",
+            )[0]
+            log.info("evaluator.flip: the frozen stages ran on %d mirrored images", len(cut))
+            held = self._mirrors[id(dataset)] = (dataset, cut)
+        picked = held[1][indices.to("cpu")].to(inputs.device, torch.float32)
+        if inputs.is_contiguous(memory_format=torch.channels_last) and picked.ndim == 4:
+            picked = picked.contiguous(memory_format=torch.channels_last)
+        return picked
 
     # ----------------------------------------------------------- computation
     def _gathered(self, pl_module: pl.LightningModule, loader: int) -> tuple[Any, np.ndarray]:

@@ -3,10 +3,12 @@
 Lightning's signal connector turns a SIGTERM during ``fit`` into a ``SIGTERMException`` at the
 end of the current batch; :class:`PreemptionCheckpoint` then writes ``checkpoints/last.ckpt``
 (atomically, like every checkpoint) with the state after that batch, and the command line prints
-one line saying how to resume (``ckpt_path=last hydra.run.dir=RUN_DIR``) and exits with 143
-(128 + SIGTERM). Such a checkpoint is taken mid-epoch: resuming it finishes the epoch with the
-batches the sampler draws again, so the run continues but does not repeat an uninterrupted one
-bit for bit (a resume from an epoch-end ``last.ckpt``, after SIGKILL or a crash, does).
+one line naming it and the command that resumes (``python train.py ckpt_path=RUN_DIR``) and
+exits with 143 (128 + SIGTERM). Such a checkpoint is taken mid-epoch: resuming it finishes the
+epoch with the batches the sampler draws again, so the run continues but does not repeat an
+uninterrupted one bit for bit (a resume from an epoch-end ``last.ckpt``, after SIGKILL, a crash
+or Ctrl-C, does). Ctrl-C (SIGINT) saves nothing new: the line names the epoch-end ``last.ckpt``
+and the same command, and the exit status is 130 (128 + SIGINT).
 """
 
 from __future__ import annotations
@@ -70,15 +72,27 @@ def preemption_exit(trainer: pl.Trainer, run_dir: Path) -> Iterator[None]:
             (c.saved_path for c in trainer.callbacks if isinstance(c, PreemptionCheckpoint)), None
         )
         raise Preempted(interrupted_message(run_dir, saved)) from None
+    except SystemExit:
+        # Lightning answers Ctrl-C (KeyboardInterrupt) with its own sys.exit(1): give the
+        # command line back the KeyboardInterrupt (exit 130 and the resume line)
+        if trainer.interrupted:
+            raise KeyboardInterrupt from None
+        raise
 
 
-def interrupted_message(run_dir: Path, saved: Path | None) -> str:
-    """The one line printed when a SIGTERM stops the run."""
-    if saved is not None:
-        where = f"saved {saved}"
-    else:
-        where = "no checkpoint was saved (training had not started or had finished)"
+def interrupted_message(run_dir: Path, saved: Path | None, cause: str = "SIGTERM") -> str:
+    """The one line printed when ``cause`` (SIGTERM, Ctrl-C) stops the run: the last checkpoint
+    (``saved`` now, else the epoch-end ``last.ckpt``) and the command that resumes."""
+    from metriclab.runs.resume import resume_command, shown
+
+    last = saved or run_dir / "checkpoints" / "last.ckpt"
+    if not last.is_file():
+        return (
+            f"interrupted by {cause} before the first checkpoint ({shown(last)} does not exist): "
+            "nothing to resume; start the run again with the same command"
+        )
+    when = "saved now" if saved is not None else "end of the last finished epoch"
     return (
-        f"interrupted by SIGTERM: {where}; resume with the same command plus ckpt_path=last "
-        f"hydra.run.dir={run_dir}"
+        f"interrupted by {cause}: the last checkpoint is {shown(last)} ({when}); resume with: "
+        f"{resume_command(run_dir)}"
     )

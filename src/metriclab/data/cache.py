@@ -21,7 +21,7 @@ import numpy as np
 from PIL import Image
 
 from metriclab.data.base import Split
-from metriclab.data.images import UnreadableImageError, load_image
+from metriclab.data.images import UnreadableImageError, load_image, refuse_or_skip
 
 log = logging.getLogger("metriclab.data")
 
@@ -86,6 +86,11 @@ def _decode(path: str, bbox, mode: str, size: int) -> np.ndarray | str:
         return str(exc)
 
 
+def _reason(message: str, path: str) -> str:
+    """The reason in :func:`load_image`'s ``cannot read image PATH: REASON; replace ...``."""
+    return message.split("; replace or delete")[0].removeprefix(f"cannot read image {path}: ")
+
+
 def cache_split(
     split: Split,
     mode: str,
@@ -101,7 +106,7 @@ def cache_split(
         mode: ``"L"`` or ``"RGB"``.
         size: the shorter side of the cached images (the test-time resize size).
         skip_unreadable: drop (and count, in a warning) images that cannot be decoded; otherwise
-            the first one raises :class:`UnreadableImageError` naming the file.
+            one :class:`UnreadableImageError` lists them (the first few named, all counted).
         name: the split's name, for messages.
         num_threads: decoding threads (PIL releases the GIL while decoding); default: the cores.
 
@@ -117,16 +122,9 @@ def cache_split(
             pool.map(_decode, split.items, boxes, [mode] * len(split), [size] * len(split))
         )
     bad = [i for i, d in enumerate(decoded) if isinstance(d, str)]
-    if bad and not skip_unreadable:
-        raise UnreadableImageError(decoded[bad[0]])
-    if bad:
-        log.warning(
-            "%s: skipped %d unreadable image(s) of %d (first: %s)",
-            name,
-            len(bad),
-            len(split),
-            decoded[bad[0]].split("; replace or delete")[0],
-        )
+    if bad:  # every broken file in one line (the first few named, the rest counted)
+        broken = [(split.items[i], _reason(decoded[i], split.items[i])) for i in bad]
+        refuse_or_skip(broken, len(split), name, skip_unreadable)
     keep = np.setdiff1d(np.arange(len(split)), bad)
     cache = ImageCache([decoded[i] for i in keep])
     log.info("%s: cached %d images (%.1f MB)", name, len(cache), cache.nbytes / 2**20)

@@ -7,7 +7,9 @@ sampler factory (``cfg.sampler``) and the seed. Splits:
 - ``val``: by default a class-disjoint slice of the training classes (the last ``val_classes`` of
   them in sorted order), as "A Metric Learning Reality Check" recommends; ``val_on_test=true``
   validates on the test split instead (the older protocol of the papers); ``val_classes=0`` and
-  no ``val_on_test``: no validation (the last epoch is the best);
+  no ``val_on_test``: no validation (the last epoch is the best); with ``folds=k`` (set by
+  ``protocol=kfold``) fold ``fold`` of the class-disjoint k-fold rule of
+  :mod:`metriclab.data.folds` instead;
 - ``test``: the test split, or ``query`` -> ``gallery`` where the reader returns those (In-Shop).
 
 Labels are remapped to ``0..C-1`` per split (query and gallery together).
@@ -20,6 +22,7 @@ import os
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+import numpy as np
 import pytorch_lightning as pl
 import torch
 from torch.utils.data import DataLoader, DistributedSampler, Sampler
@@ -27,7 +30,8 @@ from torch.utils.data import DataLoader, DistributedSampler, Sampler
 from metriclab.data.base import Split, split_validation
 from metriclab.data.cache import cache_split
 from metriclab.data.dataset import MetricDataset, remap_labels
-from metriclab.data.images import drop_unreadable
+from metriclab.data.folds import fold_classes
+from metriclab.data.images import check_readable
 from metriclab.data.transforms import IMAGENET_MEAN, IMAGENET_STD, build_transform, default_resize
 from metriclab.errors import ConfigError
 
@@ -64,7 +68,9 @@ class MetricDataModule(pl.LightningDataModule):
         image_size: the side the model sees; ``resize_size`` the test-time resize (default by
             ``train_augment``, see :mod:`metriclab.data.transforms`); ``crop_scale`` the area range
             of the standard random crop; ``affine`` the ranges of the ``"affine"`` augmentation
-            (``degrees``, ``translate``, ``scale``, ``shear``).
+            (``degrees``, ``translate``, ``scale``, ``shear``); ``resize`` how a photo meets the
+            square, ``"shorter_side"`` (aspect kept, center crop) or ``"square"`` (the whole
+            photo squashed first), for training and test alike.
         channels: 1 (grayscale) or 3 (RGB); ``mean`` / ``std`` per channel.
         val_classes: validation classes sliced off the training classes (count or fraction).
         val_on_test: validate on the test split (papers' older protocol) instead.
@@ -75,6 +81,9 @@ class MetricDataModule(pl.LightningDataModule):
         m_per_class: the dataset's default ``sampler.m`` (the sampler config reads it).
         sampler: ``sampler(labels=, batch_size=, seed=, num_replicas=, rank=)`` -> batch sampler.
         seed: seeds the sampler's draws.
+        folds, fold: ``folds=k >= 2`` (``protocol=kfold`` sets both): validate on fold ``fold``
+            of the k class-disjoint folds of the training classes (:mod:`metriclab.data.folds`)
+            instead of ``val_classes``; ``0``: no protocol.
     """
 
     def __init__(
@@ -92,6 +101,7 @@ class MetricDataModule(pl.LightningDataModule):
         crop_scale: Sequence[float] = (0.16, 1.0),
         affine: Mapping[str, Any] | None = None,
         train_augment: str = "standard",
+        resize: str = "shorter_side",
         channels: int = 3,
         mean: Sequence[float] = IMAGENET_MEAN,
         std: Sequence[float] = IMAGENET_STD,
@@ -102,8 +112,15 @@ class MetricDataModule(pl.LightningDataModule):
         m_per_class: int = 4,
         sampler: SamplerFactory | None = None,
         seed: int = 0,
+        folds: int = 0,
+        fold: int = 0,
     ) -> None:
         super().__init__()
+        if folds and val_on_test:
+            raise ConfigError(
+                "protocol=kfold validates on folds of the training classes, but "
+                "data.val_on_test=true validates on the test split; drop one of them"
+            )
         if channels not in (1, 3):
             raise ConfigError(f"data.channels must be 1 or 3, got {channels}")
         if len(mean) != channels or len(std) != channels:
@@ -120,6 +137,7 @@ class MetricDataModule(pl.LightningDataModule):
         transform_args = dict(
             image_size=image_size,
             train_augment=train_augment,
+            resize=resize,
             resize_size=resize_size,
             crop_scale=crop_scale,
             affine=dict(affine) if affine else None,
@@ -134,7 +152,15 @@ class MetricDataModule(pl.LightningDataModule):
         self.m_per_class = int(m_per_class)
         self.sampler_factory = sampler
         self.seed = int(seed)
+        if folds and not str(fold).lstrip("-").isdigit():
+            raise ConfigError(
+                f"protocol.fold={fold} is not a fold number; protocol.fold=all (every fold in "
+                "one job) is for train.py's sweeps: use protocol.fold=0..k-1 here"
+            )
+        self.folds, self.fold = int(folds or 0), int(fold or 0)
         self.datasets: dict[str, MetricDataset] = {}
+        #: original class ids of each split (``split.json``): ``train``, ``val``, ``test``
+        self.class_split: dict[str, list[int]] = {}
 
     # ----------------------------------------------------------------- splits
     def setup(self, stage: str | None = None) -> None:
@@ -142,14 +168,28 @@ class MetricDataModule(pl.LightningDataModule):
         if self.datasets:
             return
         splits = self.reader(root=self.root)
-        if self.skip_unreadable and not self.cache_images:  # the cache drops them as it decodes
-            splits = {k: drop_unreadable(s, f"{self.name}/{k}", 4) for k, s in splits.items()}
-        train, val = split_validation(splits["train"], 0 if self.val_on_test else self.val_classes)
+        if not self.cache_images:  # every file checked once (the cache checks as it decodes)
+            splits = check_readable(splits, f"data={self.name}", self.skip_unreadable)
+        if self.folds:
+            train_ids, val_ids = fold_classes(splits["train"].classes, self.folds, self.fold)
+            train, val = (
+                splits["train"].with_classes(train_ids),
+                splits["train"].with_classes(val_ids),
+            )
+        else:
+            val_classes = 0 if self.val_on_test else self.val_classes
+            train, val = split_validation(splits["train"], val_classes)
         chosen = {"train": train, "val": val, "test": splits.get("test")}
         if self.val_on_test:  # query/gallery sets (In-Shop) validate query -> gallery
             chosen["val"] = splits.get("test")
         chosen |= {k: splits[k] for k in ("query", "gallery") if k in splits}
         chosen = self._cached({k: s for k, s in chosen.items() if s is not None})
+        tested = [chosen[k].labels for k in ("test", "query", "gallery") if k in chosen]
+        self.class_split = {
+            "train": chosen["train"].classes.tolist(),
+            "val": chosen["val"].classes.tolist() if "val" in chosen else [],
+            "test": np.unique(np.concatenate(tested)).tolist() if tested else [],
+        }
         paired = [k for k in ("query", "gallery") if k in chosen]
         remapped = dict(zip(paired, remap_labels(*(chosen[k].labels for k in paired)), strict=True))
         for key, split in chosen.items():
@@ -177,6 +217,8 @@ class MetricDataModule(pl.LightningDataModule):
         source = "test split" if self.val_on_test else "class-disjoint slice of train"
         if self.val_splits == ["query", "gallery"]:
             source = "test split, query -> gallery"
+        if self.folds:
+            source = f"fold {self.fold} of {self.folds} class-disjoint folds of train"
         if self.has_validation:
             parts.append(f"validation on the {source}")
         else:

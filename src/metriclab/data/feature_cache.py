@@ -14,15 +14,40 @@ What changes: each epoch draws, per image, one of its ``V`` cached views (unifor
 generator seeded by ``seed``) instead of a fresh random crop, so augmentation has ``V`` views per
 image for the whole run. Memory: ``V x N x C_k x h x w`` values (``bfloat16`` by default: 31 KB per
 224-px view at Lite0's 4th stage, 80 x 14 x 14).
+
+On disk, shared by the runs of a sweep (``paths.feature_cache_dir=DIR``; ``protocol=kfold`` sets
+``${paths.log_dir}/feature_cache``): every loss, fold and seed whose frozen prefix sees the same
+images the same way reads one cache instead of recomputing it. :class:`FeatureStore` keeps it in
+``DIR/<key hash>/``: ``key.json`` (what the hash covers: the data set's name and root, the train
+and test transforms and their settings (image size, crops, normalisation), the number of views and
+their seed, a SHA-256 of the frozen prefix's weights and buffers (so backbone, weights and frozen
+stages), dtype and memory format) and ``train-*.pt`` / ``eval-*.pt`` chunks of
+``{"items": [...], "features": [V, n, C_k, h, w]}``. Each image is looked up by its own key (path,
+size and modification time, crop box; or the bytes of an in-memory image), so a fold whose training
+set differs from another's computes only the images not yet cached and adds them as a new chunk.
+A chunk is written to a temporary file in the same folder and renamed into place, so a reader
+never sees half a chunk and two jobs filling the cache at once each add their own complete chunks
+(an image cached twice is the same values: the first chunk in name order is used). A changed key
+(another backbone, weights, frozen stages, image size, views, seed, dtype, data root) is another
+folder: the cache is rebuilt, never mixed. With the on-disk cache, view ``v`` of an image is drawn
+from a generator seeded by ``(view seed, image key, v)``, so it is the same whichever run, fold or
+batch computes it (without it, views come from the run's random state, as before).
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
+import os
 import sys
+import tempfile
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -103,6 +128,152 @@ def prefix_outputs(
     return torch.stack(passes)
 
 
+def item_key(split: Any, index: int) -> str:
+    """What identifies image ``index`` of ``split``: a file's path, size and modification time
+    (and crop box), or a SHA-1 of an in-memory image's bytes."""
+    item = split.items[index]
+    box = "" if split.bboxes is None else ",".join(f"{v:g}" for v in split.bboxes[index])
+    if isinstance(item, np.ndarray):
+        return "sha1:" + hashlib.sha1(np.ascontiguousarray(item).tobytes()).hexdigest() + box
+    try:
+        stat = os.stat(item)
+        return f"{os.path.abspath(item)}|{stat.st_size}|{stat.st_mtime_ns}|{box}"
+    except (OSError, TypeError):
+        return f"{item}|{box}"
+
+
+def weights_digest(module: nn.Module) -> str:
+    """SHA-256 of ``module``'s parameters and buffers (names, shapes, values)."""
+    digest = hashlib.sha256()
+    for name, tensor in sorted(module.state_dict().items()):
+        digest.update(name.encode())
+        digest.update(str(tuple(tensor.shape)).encode())
+        digest.update(tensor.detach().to("cpu", torch.float32).contiguous().numpy().tobytes())
+    return digest.hexdigest()
+
+
+def item_seed(seed: int, key: str, view: int) -> int:
+    """The seed of view ``view`` of the image ``key``: 63 bits of SHA-256 of all three."""
+    digest = hashlib.sha256(f"{seed}|{view}|{key}".encode()).digest()
+    return int.from_bytes(digest[:8], "little") >> 1
+
+
+class SeededView(Dataset):
+    """Items ``indices`` of ``base``, each transformed under ``torch.manual_seed(item_seed(...))``
+    (the global generators are restored after each item)."""
+
+    def __init__(
+        self, base: MetricDataset, indices: list[int], keys: list[str], view: int, seed: int
+    ):
+        self.base, self.indices, self.keys, self.view, self.seed = base, indices, keys, view, seed
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+    def __getitem__(self, position: int):
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(item_seed(self.seed, self.keys[position], self.view))
+            return self.base[self.indices[position]]
+
+
+class FeatureStore:
+    """The on-disk cache of one key (see the module docstring): ``root/<sha256(key)[:16]>/``.
+
+    Args:
+        root: the cache folder (``paths.feature_cache_dir``).
+        key: JSON-serialisable description of everything that decides the features.
+    """
+
+    def __init__(self, root: str | os.PathLike, key: dict[str, Any]) -> None:
+        text = json.dumps(key, sort_keys=True, default=str)
+        self.key = key
+        self.folder = Path(root) / hashlib.sha256(text.encode()).hexdigest()[:16]
+        self.folder.mkdir(parents=True, exist_ok=True)
+        if not (self.folder / "key.json").is_file():
+            self._write(self.folder / "key.json", text.encode())
+
+    def _write(self, path: Path, data: bytes) -> None:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=self.folder)
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+    def lookup(self, kind: str, keys: list[str]) -> tuple[dict[str, torch.Tensor], list[int]]:
+        """``({key: [V, C_k, h, w]}, missing positions)`` of ``keys`` among the ``kind`` chunks."""
+        wanted, found = set(keys), {}
+        for chunk in sorted(self.folder.glob(f"{kind}-*.pt")):
+            data = torch.load(chunk, map_location="cpu", weights_only=True)
+            for position, key in enumerate(data["items"]):
+                if key in wanted and key not in found:
+                    found[key] = data["features"][:, position]
+        return found, [i for i, key in enumerate(keys) if key not in found]
+
+    def add(self, kind: str, keys: list[str], features: torch.Tensor) -> Path:
+        """A new complete chunk ``kind-<uuid>.pt`` (temporary file, then renamed)."""
+        import io
+
+        buffer = io.BytesIO()
+        torch.save({"items": list(keys), "features": features}, buffer)
+        path = self.folder / f"{kind}-{uuid.uuid4().hex}.pt"
+        self._write(path, buffer.getvalue())
+        return path
+
+
+def store_key(
+    datamodule, prefix: nn.Module, views: int, dtype: str, channels_last: bool, seed: int
+) -> dict:
+    """Everything but the images that decides the cached features (see :class:`FeatureStore`)."""
+    return {
+        "version": 1,
+        "data": datamodule.name,
+        "root": None if datamodule.root is None else os.path.abspath(str(datamodule.root)),
+        "train_transform": repr(datamodule.train_transform),
+        "eval_transform": repr(datamodule.eval_transform),
+        "channels": datamodule.channels,
+        "views": int(views),
+        "view_seed": int(seed),
+        "prefix": type(prefix).__name__,
+        "prefix_weights": weights_digest(prefix),
+        "dtype": dtype,
+        "channels_last": bool(channels_last),
+    }
+
+
+def stored_prefix_outputs(
+    store: FeatureStore,
+    kind: str,
+    prefix: nn.Module,
+    dataset: MetricDataset,
+    views: int,
+    seed: int,
+    batch_size: int,
+    device: torch.device,
+    dtype: torch.dtype,
+    channels_last: bool,
+    desc: str,
+) -> tuple[torch.Tensor, int]:
+    """:func:`prefix_outputs` through ``store``: ``([views, N, C_k, h, w], computed)``, only the
+    images not cached yet computed (view ``v`` of image ``key`` seeded by ``(seed, key, v)``) and
+    added as one chunk."""
+    keys = [item_key(dataset.split, i) for i in range(len(dataset))]
+    found, missing = store.lookup(kind, keys)
+    if missing:
+        passes = []
+        for view in range(views):
+            part = SeededView(dataset, missing, [keys[i] for i in missing], view, seed)
+            passes.append(
+                prefix_outputs(prefix, part, 1, batch_size, device, dtype, channels_last, desc)[0]
+            )
+        computed = torch.stack(passes)
+        store.add(kind, [keys[i] for i in missing], computed)
+        found |= {keys[i]: computed[:, j] for j, i in enumerate(missing)}
+    return torch.stack([found[key] for key in keys], dim=1), len(missing)
+
+
 @contextmanager
 def frozen_feature_cache(
     model: nn.Module,
@@ -112,6 +283,7 @@ def frozen_feature_cache(
     dtype: str = "bfloat16",
     channels_last: bool = False,
     seed: int = 0,
+    cache_dir: str | os.PathLike | None = None,
 ) -> Iterator[float]:
     """Within the block, every split of ``datamodule`` serves cached prefix outputs (``views``
     of each training image, one of each evaluation image) and ``model`` starts from the cut.
@@ -125,6 +297,8 @@ def frozen_feature_cache(
         dtype: ``"bfloat16"`` (half the memory; the prefix under bf16 autocast) or ``"float32"``.
         channels_last: NHWC inputs (``module.speed.channels_last``).
         seed: seeds which view each access draws.
+        cache_dir: keep the features in a :class:`FeatureStore` under this folder, shared with
+            other runs (``None``: in memory only, views from the run's random state).
 
     Yields the seconds the caching took. On exit the datasets and the model are as before (the
     model embeds images again).
@@ -150,21 +324,33 @@ def frozen_feature_cache(
     model.eval().to(device)
     cached: dict[int, FeatureDataset] = {}
     began = time.perf_counter()
+    store = None
+    if cache_dir is not None:
+        store = FeatureStore(
+            cache_dir, store_key(datamodule, prefix, views, dtype, channels_last, 0)
+        )
     try:
         for key, dataset in original.items():
             if id(dataset) not in cached:
                 count = views if key == "train" else 1
                 start = time.perf_counter()
-                features = prefix_outputs(
-                    prefix,
-                    dataset,
-                    count,
-                    datamodule.eval_batch_size,
-                    device,
-                    DTYPES[dtype],
-                    channels_last,
-                    f"caching {datamodule.name}/{key}",
-                )
+                args = (datamodule.eval_batch_size, device, DTYPES[dtype], channels_last)
+                desc = f"caching {datamodule.name}/{key}"
+                if store is None:
+                    features = prefix_outputs(prefix, dataset, count, *args, desc)
+                else:
+                    kind = "train" if key == "train" else "eval"
+                    features, computed = stored_prefix_outputs(
+                        store, kind, prefix, dataset, count, 0, *args, desc
+                    )
+                    log.info(
+                        "%s/%s: %d of %d images read from the feature cache %s",
+                        datamodule.name,
+                        key,
+                        len(dataset) - computed,
+                        len(dataset),
+                        store.folder,
+                    )
                 log.info(
                     "%s/%s: cached the frozen prefix's output for %d view(s) x %d images, "
                     "%s each, %.0f MB %s, in %.0f s",

@@ -11,9 +11,20 @@
   :data:`AFFINE`);
 - ``"none"``: the test transform.
 
-Test: resize the shorter side to ``resize_size`` (default ``image_size * 256 / 224`` for the
-standard pipeline, ``image_size`` otherwise), then center-crop ``image_size``. Both end with
-``ToTensor`` and normalisation by ``mean`` / ``std`` (one value per channel).
+Test: resize to ``resize_size`` (default ``image_size * 256 / 224`` for the standard pipeline,
+``image_size`` otherwise), then center-crop ``image_size``. Both end with ``ToTensor`` and
+normalisation by ``mean`` / ``std`` (one value per channel).
+
+``resize`` says how a photo whose aspect ratio is not 1 meets the square the network sees:
+
+- ``"shorter_side"``: the shorter side is scaled to ``resize_size`` (aspect kept), so the center
+  crop cuts off the ends of the longer side (a 2:1 photo loses half of its width at test time);
+- ``"square"``: the whole photo is squashed to ``resize_size x resize_size`` first (aspect changed,
+  nothing cut off but the center crop's border); for training, the squashed square is what
+  ``RandomResizedCrop`` crops from, so training and test see the same geometry.
+
+The ``"affine"`` augmentation squashes to a square for training either way (handwriting, square
+images); on square images both choices give the same pixels.
 """
 
 from __future__ import annotations
@@ -26,6 +37,8 @@ from torchvision import transforms as T
 from metriclab.errors import ConfigError
 
 AUGMENTS = ("standard", "flip_crop", "affine", "none")
+#: The ways a photo is resized before the crop (see the module docstring).
+RESIZES = ("shorter_side", "square")
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 #: The ``"affine"`` augmentation's default ranges.
@@ -46,21 +59,30 @@ def build_transform(
     mean: Sequence[float] = IMAGENET_MEAN,
     std: Sequence[float] = IMAGENET_STD,
     affine: Mapping[str, Any] | None = None,
+    resize: str = "shorter_side",
 ) -> T.Compose:
     """The PIL image -> ``float [C, image_size, image_size]`` transform of one split.
 
-    ``affine`` overrides keys of :data:`AFFINE` for ``train_augment="affine"``.
+    ``affine`` overrides keys of :data:`AFFINE` for ``train_augment="affine"``; ``resize`` is
+    ``"shorter_side"`` or ``"square"`` (:data:`RESIZES`, the module docstring).
     """
     if train_augment not in AUGMENTS:
         raise ConfigError(
             f"data.train_augment={train_augment!r} is not one of {', '.join(AUGMENTS)}"
         )
+    if resize not in RESIZES:
+        raise ConfigError(
+            f"data.resize={resize!r} is not one of {', '.join(RESIZES)}; shorter_side keeps the "
+            "aspect ratio and crops the center, square squashes the whole photo first"
+        )
     if image_size < 1:
         raise ConfigError(f"data.image_size must be >= 1, got {image_size}")
-    resize = resize_size or default_resize(image_size, train_augment)
+    side = resize_size or default_resize(image_size, train_augment)
+    squash = [T.Resize((side, side))] if resize == "square" else []
     finish = [T.ToTensor(), T.Normalize(tuple(mean), tuple(std))]
     if not train or train_augment == "none":
-        return T.Compose([T.Resize(resize), T.CenterCrop(image_size), *finish])
+        first = squash or [T.Resize(side)]
+        return T.Compose([*first, T.CenterCrop(image_size), *finish])
     if train_augment == "affine":
         unknown = sorted(set(affine or {}) - set(AFFINE))
         if unknown:
@@ -78,5 +100,6 @@ def build_transform(
         ]
     else:
         scale = (0.5, 1.0) if train_augment == "flip_crop" else tuple(crop_scale)
-        steps = [T.RandomResizedCrop(image_size, scale=scale), T.RandomHorizontalFlip()]
+        crop = T.RandomResizedCrop(image_size, scale=scale)
+        steps = [*squash, crop, T.RandomHorizontalFlip()]
     return T.Compose([*steps, *finish])

@@ -8,6 +8,7 @@ import torch
 from torch import Tensor
 
 from metriclab.losses.margin_softmax import MarginSoftmaxLoss
+from metriclab.losses.ranges import check_range
 
 
 class ArcFaceLoss(MarginSoftmaxLoss):
@@ -30,6 +31,19 @@ class ArcFaceLoss(MarginSoftmaxLoss):
     """
 
     PAPER_MARGIN = 0.5
+    PAPER = "ArcFace"
+
+    def check_margin(self, margin: float) -> float:
+        return check_range(
+            "loss.margin",
+            margin,
+            "the ArcFace additive angular margin (radians)",
+            0.5,
+            low=0.0,
+            high=math.pi / 2,
+            high_open=True,
+            note="Deng et al. 2019 use 0.5 rad; 28.6 degrees is 0.5 rad",
+        )
 
     def target_logit(self, cos_target: Tensor) -> Tensor:
         cos_t = cos_target.clamp(-1.0, 1.0)

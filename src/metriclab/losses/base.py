@@ -19,6 +19,7 @@ from torch import Tensor, nn
 from metriclab import tuples
 from metriclab.distances import BaseDistance, EuclideanDistance
 from metriclab.distances.base import l2_normalize
+from metriclab.losses.ranges import at_least, non_negative
 from metriclab.tuples import IndicesTuple
 
 
@@ -120,6 +121,8 @@ class PairLoss(nn.Module):
     """
 
     accepts_miner = True
+    #: The loss is 0 on a batch without a positive pair (``sampler.m=1`` is refused with it).
+    needs_positive_pairs = True
 
     def __init__(self, distance: BaseDistance | None = None) -> None:
         super().__init__()
@@ -169,16 +172,24 @@ class ProxyLoss(nn.Module):
     """
 
     accepts_miner = False
+    #: Each embedding meets every class proxy: one item per class in a batch trains it.
+    needs_positive_pairs = False
 
     def __init__(self, num_classes: int, embedding_size: int, lr_multiplier: float = 1.0) -> None:
         super().__init__()
-        if num_classes < 1 or embedding_size < 1:
-            raise ValueError(
-                f"num_classes and embedding_size must be >= 1; got {num_classes}, {embedding_size}"
-            )
-        self.num_classes = int(num_classes)
-        self.embedding_size = int(embedding_size)
-        self.lr_multiplier = float(lr_multiplier)
+        self.num_classes = at_least(
+            "loss.num_classes", num_classes, 1, "the number of class proxies", "<training classes>"
+        )
+        self.embedding_size = at_least(
+            "loss.embedding_size", embedding_size, 1, "the proxy size", "<head.embedding_size>"
+        )
+        self.lr_multiplier = non_negative(
+            "loss.lr_multiplier",
+            lr_multiplier,
+            "the proxies' learning-rate multiplier",
+            100,
+            "0 freezes them; Kim et al. 2020 train proxies at 100x the learning rate",
+        )
         self.proxies = nn.Parameter(torch.empty(self.num_classes, self.embedding_size))
 
     def forward(

@@ -7,7 +7,9 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from metriclab.distances import BaseDistance, CosineSimilarity
+from metriclab.errors import ConfigError
 from metriclab.losses.base import PairLoss, as_mask, masked_logsumexp, mean_of_positive
+from metriclab.losses.ranges import check_range, positive
 
 
 class CircleLoss(PairLoss):
@@ -33,12 +35,28 @@ class CircleLoss(PairLoss):
     ) -> None:
         super().__init__(CosineSimilarity() if distance is None else distance)
         if not self.distance.is_inverted:
-            raise ValueError(
+            raise ConfigError(
                 f"CircleLoss needs a similarity (cosine or dot product), got "
                 f"{type(self.distance).__name__}; use loss/distance=cosine"
             )
-        self.m = float(m)
-        self.gamma = float(gamma)
+        self.m = check_range(
+            "loss.m",
+            m,
+            "the Circle loss relaxation margin m",
+            0.4,
+            low=0.0,
+            high=0.5,
+            high_open=True,
+            note="the optima 1 - m for positives and m for negatives cross at 0.5; "
+            "Sun et al. 2020 use 0.25 for faces, 0.4 for fine-grained retrieval",
+        )
+        self.gamma = positive(
+            "loss.gamma",
+            gamma,
+            "the Circle loss scale γ",
+            80,
+            "Sun et al. 2020 use 80 for fine-grained retrieval, 256 for faces",
+        )
 
     def pair_loss(self, mat: Tensor, pos: Tensor, neg: Tensor) -> Tensor:
         pos, neg = as_mask(pos), as_mask(neg)

@@ -8,8 +8,43 @@ from torch import Tensor
 
 from metriclab import tuples
 from metriclab.distances import BaseDistance
+from metriclab.errors import ConfigError
 from metriclab.losses.base import PairLoss, mean_of_positive, with_gradient
+from metriclab.losses.ranges import check_range, non_negative
 from metriclab.tuples import IndicesTuple
+
+
+def check_margins(
+    pos_margin: float, neg_margin: float, distance: BaseDistance
+) -> tuple[float, float]:
+    """``(pos_margin, neg_margin)`` if they leave a gap for the two hinges, else a ConfigError.
+
+    A distance needs ``0 <= pos_margin <= neg_margin`` (positives pulled inside, negatives pushed
+    beyond); a similarity the reverse, ``pos_margin >= neg_margin``.
+    """
+    what = "the contrastive loss"
+    if distance.is_inverted:  # a similarity: positives above pos_margin, negatives below neg_
+        pos = check_range("loss.pos_margin", pos_margin, f"{what} positive margin", 1.0)
+        neg = check_range("loss.neg_margin", neg_margin, f"{what} negative margin", 0.0)
+        if neg > pos:
+            raise ConfigError(
+                f"loss.neg_margin={neg_margin}: with a similarity ({type(distance).__name__}) "
+                f"{what} pulls positives above loss.pos_margin={pos_margin} and pushes "
+                "negatives below loss.neg_margin, so neg_margin must be <= pos_margin (else "
+                "no negative pair is ever pushed); set loss.pos_margin=1 loss.neg_margin=0"
+            )
+        return pos, neg
+    note = "Hadsell et al. 2006 push negatives beyond a margin of 1 on normalised embeddings"
+    pos = non_negative("loss.pos_margin", pos_margin, f"{what} positive margin (a distance)", 0.0)
+    neg = check_range(
+        "loss.neg_margin",
+        neg_margin,
+        f"{what} negative margin (a distance: at least loss.pos_margin={pos:g})",
+        1.0,
+        low=pos,
+        note=note,
+    )
+    return pos, neg
 
 
 class ContrastiveLoss(PairLoss):
@@ -35,8 +70,7 @@ class ContrastiveLoss(PairLoss):
         self, pos_margin: float = 0.0, neg_margin: float = 1.0, distance: BaseDistance | None = None
     ) -> None:
         super().__init__(distance)
-        self.pos_margin = float(pos_margin)
-        self.neg_margin = float(neg_margin)
+        self.pos_margin, self.neg_margin = check_margins(pos_margin, neg_margin, self.distance)
 
     def tuple_loss(self, mat: Tensor, indices_tuple: IndicesTuple) -> Tensor:
         a1, p, a2, n = tuples.to_pairs(indices_tuple)  # duplicates count, as in an index list

@@ -5,6 +5,7 @@ from __future__ import annotations
 from torch import Tensor
 
 from metriclab.losses.margin_softmax import MarginSoftmaxLoss
+from metriclab.losses.ranges import check_range
 
 
 class CosFaceLoss(MarginSoftmaxLoss):
@@ -22,6 +23,19 @@ class CosFaceLoss(MarginSoftmaxLoss):
     """
 
     PAPER_MARGIN = 0.35
+    PAPER = "CosFace"
+
+    def check_margin(self, margin: float) -> float:
+        return check_range(
+            "loss.margin",
+            margin,
+            "the CosFace cosine margin m",
+            0.35,
+            low=0.0,
+            high=1.0,
+            high_open=True,
+            note="a cosine lies in [-1, 1]; Wang et al. 2018 use 0.35",
+        )
 
     def target_logit(self, cos_target: Tensor) -> Tensor:
         return cos_target - self.margin

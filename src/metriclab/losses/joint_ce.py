@@ -8,6 +8,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from metriclab.losses.base import complete_loss, full_precision
+from metriclab.losses.ranges import inner_loss_keys, non_negative
 from metriclab.tuples import IndicesTuple
 
 
@@ -39,13 +40,25 @@ class JointCrossEntropyLoss(nn.Module):
         lr_multiplier: float | None = None,
     ) -> None:
         super().__init__()
-        self.metric = complete_loss(metric, num_classes=num_classes, embedding_size=embedding_size)
+        with inner_loss_keys():
+            self.metric = complete_loss(
+                metric, num_classes=num_classes, embedding_size=embedding_size
+            )
         self.classifier = nn.Linear(embedding_size, num_classes)
-        self.metric_weight = float(metric_weight)
+        self.metric_weight = non_negative(
+            "loss.metric_weight",
+            metric_weight,
+            "the weight w of the metric loss beside the cross-entropy",
+            0.1,
+            "0 trains the classifier alone",
+        )
         self.accepts_miner = bool(getattr(self.metric, "accepts_miner", True))
+        self.needs_positive_pairs = bool(getattr(self.metric, "needs_positive_pairs", False))
         if lr_multiplier is None:
             lr_multiplier = getattr(self.metric, "lr_multiplier", 1.0)
-        self.lr_multiplier = float(lr_multiplier)
+        self.lr_multiplier = non_negative(
+            "loss.lr_multiplier", lr_multiplier, "the classifier's learning-rate multiplier", 1
+        )
 
     def forward(
         self, embeddings: Tensor, labels: Tensor, indices_tuple: IndicesTuple | None = None

@@ -7,6 +7,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from metriclab.losses.base import ProxyLoss
+from metriclab.losses.ranges import non_negative, positive
 
 
 class MarginSoftmaxLoss(ProxyLoss):
@@ -24,6 +25,12 @@ class MarginSoftmaxLoss(ProxyLoss):
     """
 
     PAPER_MARGIN: float = 0.0
+    #: The paper's name and its margin's meaning and valid range, for the one-line refusal.
+    PAPER: str = "the paper"
+
+    def check_margin(self, margin: float) -> float:
+        """``margin`` if valid for this loss, else a ConfigError (subclasses set the range)."""
+        return non_negative("loss.margin", margin, f"the {self.PAPER} margin", self.PAPER_MARGIN)
 
     def __init__(
         self,
@@ -35,8 +42,10 @@ class MarginSoftmaxLoss(ProxyLoss):
     ) -> None:
         super().__init__(num_classes, embedding_size, lr_multiplier)
         nn.init.normal_(self.proxies)
-        self.margin = float(self.PAPER_MARGIN if margin is None else margin)
-        self.scale = float(scale)
+        self.margin = self.check_margin(self.PAPER_MARGIN if margin is None else margin)
+        self.scale = positive(
+            "loss.scale", scale, f"the {self.PAPER} logit scale s", 64, "the papers use 64"
+        )
 
     def target_logit(self, cos_target: Tensor) -> Tensor:
         """The target class's cosine ``[B, 1]`` with the margin applied, ``[B, 1]``."""

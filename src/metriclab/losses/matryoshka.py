@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import math
 from collections.abc import Callable, Sequence
 
 import torch.nn.functional as F
@@ -10,6 +11,7 @@ from torch import Tensor, nn
 
 from metriclab.errors import ConfigError
 from metriclab.losses.base import complete_loss
+from metriclab.losses.ranges import inner_loss_keys
 from metriclab.tuples import IndicesTuple
 
 
@@ -22,10 +24,21 @@ def prefix_dims(dims: Sequence[int] | None, embedding_size: int) -> list[int]:
     dims = [int(d) for d in dims]
     if not dims or dims != sorted(set(dims)) or dims[0] < 1 or dims[-1] > embedding_size:
         raise ConfigError(
-            f"loss.dims={dims} must be increasing prefix sizes between 1 and the embedding's "
-            f"{embedding_size} (head.embedding_size), e.g. [32, 64, 128, {embedding_size}]"
+            f"loss.dims={dims}: the Matryoshka prefix sizes must increase and lie between 1 and "
+            f"the embedding's {embedding_size} (head.embedding_size), e.g. "
+            f"[{embedding_size // 4}, {embedding_size // 2}]; set loss.dims=null ("
+            f"{embedding_size} halved four times)"
         )
     return dims if dims[-1] == embedding_size else [*dims, embedding_size]
+
+
+def _weight(value: object) -> float:
+    """``value`` as a float; NaN (refused) for anything else or for a non-finite number."""
+    try:
+        number = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return math.nan
+    return number if math.isfinite(number) else math.nan
 
 
 class MatryoshkaLoss(nn.Module):
@@ -58,7 +71,15 @@ class MatryoshkaLoss(nn.Module):
     ) -> None:
         super().__init__()
         self.dims = prefix_dims(dims, int(embedding_size))
-        weights = [1.0] * len(self.dims) if weights is None else [float(w) for w in weights]
+        weights = [1.0] * len(self.dims) if weights is None else list(weights)
+        numbers = [_weight(w) for w in weights]
+        if not all(w >= 0 for w in numbers) or not any(w > 0 for w in numbers):
+            raise ConfigError(
+                f"loss.weights={weights}: the Matryoshka prefix weights w_i must be >= 0 with "
+                "at least one > 0 (Kusupati et al. 2022 weight every prefix 1); set "
+                "loss.weights=null (all 1)"
+            )
+        weights = numbers
         if len(weights) != len(self.dims):
             raise ConfigError(
                 f"loss.weights has {len(weights)} value(s) for the {len(self.dims)} prefixes "
@@ -70,10 +91,12 @@ class MatryoshkaLoss(nn.Module):
             if isinstance(metric, nn.Module):
                 losses.append(copy.deepcopy(metric) if losses else metric)
             else:
-                losses.append(complete_loss(metric, num_classes=num_classes, embedding_size=d))
+                with inner_loss_keys():
+                    losses.append(complete_loss(metric, num_classes=num_classes, embedding_size=d))
         self.losses = nn.ModuleList(losses)
         inner = self.losses[0]
         self.accepts_miner = bool(getattr(inner, "accepts_miner", True))
+        self.needs_positive_pairs = bool(getattr(inner, "needs_positive_pairs", False))
         self.lr_multiplier = float(getattr(inner, "lr_multiplier", 1.0))
         if normalize is None:
             normalize = bool(getattr(inner, "normalized_embeddings", True))

@@ -6,6 +6,7 @@ from torch import Tensor
 
 from metriclab.distances import BaseDistance, CosineSimilarity
 from metriclab.losses.base import PairLoss, as_mask, log1p_sum_exp
+from metriclab.losses.ranges import check_range, positive
 
 
 class MultiSimilarityLoss(PairLoss):
@@ -35,9 +36,21 @@ class MultiSimilarityLoss(PairLoss):
         distance: BaseDistance | None = None,
     ) -> None:
         super().__init__(CosineSimilarity() if distance is None else distance)
-        self.alpha = float(alpha)
-        self.beta = float(beta)
-        self.base = float(base)
+        paper = "Wang et al. 2019 use α = 2, β = 50"
+        self.alpha = positive(
+            "loss.alpha", alpha, "the multi-similarity positive scale α", 2, paper
+        )
+        self.beta = positive("loss.beta", beta, "the multi-similarity negative scale β", 50, paper)
+        bounded = isinstance(self.distance, CosineSimilarity)  # a cosine lies in [-1, 1]
+        self.base = check_range(
+            "loss.base",
+            base,
+            "the multi-similarity margin λ" + (" (a cosine)" if bounded else ""),
+            0.5,
+            low=-1.0 if bounded else None,
+            high=1.0 if bounded else None,
+            note="the authors' code uses 0.5",
+        )
 
     def pair_loss(self, mat: Tensor, pos: Tensor, neg: Tensor) -> Tensor:
         pos_term = log1p_sum_exp(self.alpha * self.distance.margin(mat, self.base), as_mask(pos), 1)

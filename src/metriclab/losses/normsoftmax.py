@@ -6,6 +6,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from metriclab.losses.base import ProxyLoss
+from metriclab.losses.ranges import positive
 
 
 class NormSoftmaxLoss(ProxyLoss):
@@ -31,7 +32,13 @@ class NormSoftmaxLoss(ProxyLoss):
     ) -> None:
         super().__init__(num_classes, embedding_size, lr_multiplier)
         nn.init.normal_(self.proxies)
-        self.temperature = float(temperature)
+        self.temperature = positive(
+            "loss.temperature",
+            temperature,
+            "the NormSoftmax temperature (logits = cosine / temperature)",
+            0.05,
+            "Zhai & Wu 2019 use 0.05",
+        )
 
     def proxy_loss(self, embeddings: Tensor, labels: Tensor, proxies: Tensor) -> Tensor:
         logits = self.cosine_to_proxies(embeddings, proxies) / self.temperature

@@ -9,6 +9,7 @@ from torch import Tensor, nn
 from metriclab import tuples
 from metriclab.distances import BaseDistance, DotProductSimilarity
 from metriclab.losses.base import full_precision, zero_loss
+from metriclab.losses.ranges import non_negative
 from metriclab.tuples import IndicesTuple
 
 
@@ -35,6 +36,8 @@ class NPairLoss(nn.Module):
     """
 
     accepts_miner = True
+    #: One (anchor, positive) pair per class: a batch without one gives a zero loss.
+    needs_positive_pairs = True
     #: The paper's loss works on raw embeddings: ``head.normalize=null`` (the default) then
     #: leaves them unnormalised, so the L2 penalty acts (retrieval still ranks by cosine).
     normalized_embeddings = False
@@ -42,7 +45,13 @@ class NPairLoss(nn.Module):
     def __init__(self, l2_reg_weight: float = 0.002, distance: BaseDistance | None = None) -> None:
         super().__init__()
         self.distance = DotProductSimilarity() if distance is None else distance
-        self.l2_reg_weight = float(l2_reg_weight)
+        self.l2_reg_weight = non_negative(
+            "loss.l2_reg_weight",
+            l2_reg_weight,
+            "the N-pair L2 penalty weight λ",
+            0.002,
+            "0 disables it; Sohn 2016's reference uses 0.002",
+        )
 
     def forward(
         self, embeddings: Tensor, labels: Tensor, indices_tuple: IndicesTuple | None = None

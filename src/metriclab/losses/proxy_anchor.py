@@ -6,6 +6,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from metriclab.losses.base import ProxyLoss, log1p_sum_exp
+from metriclab.losses.ranges import check_range, positive
 
 
 class ProxyAnchorLoss(ProxyLoss):
@@ -37,8 +38,18 @@ class ProxyAnchorLoss(ProxyLoss):
     ) -> None:
         super().__init__(num_classes, embedding_size, lr_multiplier)
         nn.init.kaiming_normal_(self.proxies, mode="fan_out")
-        self.margin = float(margin)
-        self.alpha = float(alpha)
+        paper = "Kim et al. 2020 use δ = 0.1, α = 32"
+        self.margin = check_range(
+            "loss.margin",
+            margin,
+            "the Proxy-Anchor margin δ (on cosines)",
+            0.1,
+            low=0.0,
+            high=1.0,
+            high_open=True,
+            note=paper,
+        )
+        self.alpha = positive("loss.alpha", alpha, "the Proxy-Anchor scale α", 32, paper)
 
     def proxy_loss(self, embeddings: Tensor, labels: Tensor, proxies: Tensor) -> Tensor:
         cos = self.cosine_to_proxies(embeddings, proxies)  # [B, C]

@@ -7,7 +7,9 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from metriclab.distances import BaseDistance, EuclideanDistance
+from metriclab.errors import ConfigError
 from metriclab.losses.base import ProxyLoss
+from metriclab.losses.ranges import positive
 
 
 class ProxyNCALoss(ProxyLoss):
@@ -42,9 +44,19 @@ class ProxyNCALoss(ProxyLoss):
     ) -> None:
         super().__init__(num_classes, embedding_size, lr_multiplier)
         if exclude_positive and num_classes < 2:
-            raise ValueError("ProxyNCALoss with exclude_positive needs num_classes >= 2")
+            raise ConfigError(
+                f"loss.exclude_positive=true: Proxy-NCA's denominator (the other classes' "
+                f"proxies) is empty with {num_classes} training class; train on at least 2 "
+                "classes or set loss.exclude_positive=false"
+            )
         nn.init.normal_(self.proxies)
-        self.softmax_scale = float(softmax_scale)
+        self.softmax_scale = positive(
+            "loss.softmax_scale",
+            softmax_scale,
+            "the Proxy-NCA softmax scale t (multiplies -distance)",
+            1.0,
+            "Movshovitz-Attias et al. 2017 use 1",
+        )
         self.exclude_positive = bool(exclude_positive)
         self.distance = EuclideanDistance(squared=True) if distance is None else distance
 

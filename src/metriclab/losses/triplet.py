@@ -9,6 +9,7 @@ from torch import Tensor
 from metriclab import tuples
 from metriclab.distances import BaseDistance, EuclideanDistance
 from metriclab.losses.base import PairLoss, as_mask, mean_of_positive, with_gradient
+from metriclab.losses.ranges import non_negative
 from metriclab.tuples import IndicesTuple
 
 
@@ -34,7 +35,13 @@ class TripletMarginLoss(PairLoss):
         if distance is None:
             distance = EuclideanDistance(normalize_embeddings=True, squared=True)
         super().__init__(distance)
-        self.margin = float(margin)
+        self.margin = non_negative(
+            "loss.margin",
+            margin,
+            "the triplet margin α (d(a,p) + α <= d(a,n))",
+            0.2,
+            "Schroff et al. 2015 use 0.2",
+        )
 
     def tuple_loss(self, mat: Tensor, indices_tuple: IndicesTuple) -> Tensor:
         if len(indices_tuple) == 4:  # pairs: every shared-anchor combination, via counts

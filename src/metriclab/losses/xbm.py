@@ -7,7 +7,9 @@ from collections.abc import Callable
 import torch
 from torch import Tensor, nn
 
+from metriclab.errors import ConfigError
 from metriclab.losses.base import PairLoss, complete_loss, full_precision
+from metriclab.losses.ranges import at_least, inner_loss_keys
 from metriclab.tuples import IndicesTuple, all_pairs_masks
 
 
@@ -29,6 +31,8 @@ class CrossBatchMemory(nn.Module):
     """
 
     accepts_miner = False
+    #: The memory holds past batches' items of the same class: positives without ``m >= 2``.
+    needs_positive_pairs = False
 
     def __init__(
         self,
@@ -37,15 +41,21 @@ class CrossBatchMemory(nn.Module):
         memory_size: int = 1024,
     ) -> None:
         super().__init__()
-        self.metric = complete_loss(metric, embedding_size=embedding_size)
+        with inner_loss_keys():
+            self.metric = complete_loss(metric, embedding_size=embedding_size)
         if not isinstance(self.metric, PairLoss):
-            raise ValueError(
-                f"CrossBatchMemory wraps a pair-based loss (contrastive, triplet, multisim, "
-                f"circle); got {type(self.metric).__name__}"
+            raise ConfigError(
+                f"loss=xbm wraps a pair-based loss (contrastive, triplet, multisim, circle), "
+                f"got {type(self.metric).__name__}; use e.g. loss@loss.metric=contrastive"
             )
-        if memory_size < 1:
-            raise ValueError(f"memory_size must be >= 1; got {memory_size}")
-        self.memory_size = int(memory_size)
+        memory_size = at_least(
+            "loss.memory_size",
+            memory_size,
+            1,
+            "the cross-batch memory size (past embeddings kept, at least a batch)",
+            1024,
+        )
+        self.memory_size = memory_size
         self.register_buffer("embedding_memory", torch.zeros(memory_size, embedding_size))
         self.register_buffer("label_memory", torch.zeros(memory_size, dtype=torch.long))
         self.register_buffer("queue_index", torch.zeros((), dtype=torch.long))

@@ -6,6 +6,7 @@ import torch
 from torch import Tensor
 
 from metriclab.distances import EuclideanDistance
+from metriclab.losses.ranges import check_range
 from metriclab.miners.base import BaseMiner
 from metriclab.tuples import all_pairs_masks
 
@@ -32,8 +33,27 @@ class DistanceWeightedMiner(BaseMiner):
         self, cutoff: float = 0.5, nonzero_loss_cutoff: float = 1.4, seed: int = 0
     ) -> None:
         super().__init__(EuclideanDistance(normalize_embeddings=True, squared=False))
-        self.cutoff = float(cutoff)
-        self.nonzero_loss_cutoff = float(nonzero_loss_cutoff)
+        paper = "Wu et al. 2017 use 0.5 and 1.4; unit-sphere distances lie in [0, 2]"
+        self.cutoff = check_range(
+            "miner.cutoff",
+            cutoff,
+            "the distance-weighted lower distance clamp",
+            0.5,
+            low=0.0,
+            high=2.0,
+            high_open=True,
+            note=paper,
+        )
+        self.nonzero_loss_cutoff = check_range(
+            "miner.nonzero_loss_cutoff",
+            nonzero_loss_cutoff,
+            f"the distance beyond which negatives are never sampled (above miner.cutoff="
+            f"{self.cutoff:g}, else no negative is ever eligible)",
+            1.4,
+            low=self.cutoff,
+            low_open=True,
+            note=paper,
+        )
         self.generator = torch.Generator().manual_seed(seed)
 
     def get_extra_state(self) -> torch.Tensor:

@@ -8,6 +8,7 @@ import torch
 from torch import Tensor
 
 from metriclab.distances import BaseDistance, CosineSimilarity
+from metriclab.losses.ranges import non_negative
 from metriclab.miners.base import BaseMiner
 from metriclab.tuples import all_pairs_masks
 
@@ -26,7 +27,13 @@ class MultiSimilarityMiner(BaseMiner):
 
     def __init__(self, epsilon: float = 0.1, distance: BaseDistance | None = None) -> None:
         super().__init__(CosineSimilarity() if distance is None else distance)
-        self.epsilon = float(epsilon)
+        self.epsilon = non_negative(
+            "miner.epsilon",
+            epsilon,
+            "the multi-similarity mining margin ε",
+            0.1,
+            "Wang et al. 2019 use 0.1",
+        )
 
     def mine(self, dist: Tensor, labels: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
         pos, neg = all_pairs_masks(labels)

@@ -6,6 +6,7 @@ import torch
 from torch import Tensor
 
 from metriclab.distances import BaseDistance
+from metriclab.losses.ranges import check_range, non_negative, positive
 from metriclab.miners.base import BaseMiner
 from metriclab.tuples import all_pairs_masks
 
@@ -27,8 +28,24 @@ class PairMarginMiner(BaseMiner):
         self, pos_margin: float = 0.2, neg_margin: float = 0.8, distance: BaseDistance | None = None
     ) -> None:
         super().__init__(distance)
-        self.pos_margin = float(pos_margin)
-        self.neg_margin = float(neg_margin)
+        if self.distance.is_inverted:  # a similarity: any threshold is a choice
+            self.pos_margin = check_range("miner.pos_margin", pos_margin, "a similarity", 0.8)
+            self.neg_margin = check_range("miner.neg_margin", neg_margin, "a similarity", 0.2)
+            return
+        self.pos_margin = non_negative(
+            "miner.pos_margin",
+            pos_margin,
+            "the distance above which positive pairs are kept",
+            0.2,
+            "a distance is >= 0: below 0 keeps every positive pair",
+        )
+        self.neg_margin = positive(
+            "miner.neg_margin",
+            neg_margin,
+            "the distance below which negative pairs are kept",
+            0.8,
+            "a distance is >= 0: at 0 or below no negative pair is ever kept",
+        )
 
     def mine(self, dist: Tensor, labels: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
         pos, neg = all_pairs_masks(labels)

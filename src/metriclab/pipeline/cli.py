@@ -12,13 +12,19 @@ Before Hydra composes anything, :func:`check_command_line` refuses (one line, ex
 group's valid keys and the closest one), and turns ``group=null`` into Hydra's ``~group``.
 
 Exit statuses: 0 done; 2 a user mistake (config, data, checkpoint, run directory);
-3 a NaN/Inf training loss (``callbacks.nonfinite_loss.policy=stop``); 143 SIGTERM
-(``last.ckpt`` saved).
+3 a NaN/Inf training loss (``callbacks.nonfinite_loss.policy=stop``); 130 Ctrl-C (SIGINT) and
+143 SIGTERM, each with one line naming the last checkpoint and the command that resumes
+(``python train.py ckpt_path=RUN_DIR``, :mod:`metriclab.runs.resume`).
+
+A target that cannot be imported (a broken install: ``operator torchvision::nms does not exist``)
+is reported by Hydra as ``Error locating target 'X'``; :func:`explain_import_failures` makes that
+report one line naming the root cause (exit status 1).
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import re
 import shutil
 import sys
@@ -29,7 +35,8 @@ from omegaconf import DictConfig, OmegaConf
 from metriclab.console import quiet_third_party
 from metriclab.errors import ConfigError, user_mistake
 
-EXIT_CONFIG, EXIT_NONFINITE, EXIT_SIGTERM = 2, 3, 143
+EXIT_CONFIG, EXIT_NONFINITE, EXIT_SIGINT, EXIT_SIGTERM = 2, 3, 130, 143
+EXIT_BROKEN_IMPORT = 1  # not the user's command: the installation or a module is broken
 GROUP_OVERRIDE = re.compile(r"^[+~]{0,2}(?P<group>[\w/]+)(?:@[\w.]+)?=(?P<value>[\w.,-]*)$")
 NULL_GROUP = re.compile(r"^(?P<group>[\w/]+)=(?:null|none|None)$")
 #: Flags after which Hydra does not run the task (help, config printing, shell completion).
@@ -111,7 +118,8 @@ def unknown_setting(argv: list[str], config_dir: Path) -> str | None:
     finally:
         GlobalHydra.instance().clear()
     for key in keys:
-        if OmegaConf.select(cfg, key, default=_ABSENT) is _ABSENT:
+        found = OmegaConf.select(cfg, key, default=_ABSENT, throw_on_resolution_failure=False)
+        if found is _ABSENT:  # (an interpolation that cannot resolve yet still exists)
             return missing_key_line(cfg, key)
     return None
 
@@ -121,8 +129,10 @@ _ABSENT = object()
 
 def missing_key_line(cfg: DictConfig, key: str) -> str:
     """``optimizer.lrr: no such setting; optimizer has lr, weight_decay...; did you mean lr?``"""
-    from metriclab.settings import closest
+    from metriclab.settings import closest, moved_line, moved_to
 
+    if moved_to(key):
+        return moved_line(cfg, key)
     parts = key.split(".")
     parent_path, node = "", cfg
     for depth, part in enumerate(parts[:-1]):
@@ -146,8 +156,15 @@ def missing_key_line(cfg: DictConfig, key: str) -> str:
 def check_command_line(argv: list[str], config_dir: str | Path) -> list[str]:
     """The command line Hydra should see, or exit with one ``error:`` line (status 2) for an
     unknown ``group=option`` or setting, before Hydra prints its multi-line report."""
+    from metriclab.runs.resume import resume_command_line
+
     config_dir = Path(config_dir)
     argv = null_groups_deleted(argv, config_dir)
+    try:
+        argv = resume_command_line(argv)  # ckpt_path=RUN_DIR / last: the run's own overrides
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        sys.exit(EXIT_CONFIG)
     message = unknown_group_option(argv, config_dir)
     if message is None and not any(a in NO_TASK_FLAGS for a in argv):
         message = unknown_setting(argv, config_dir)
@@ -155,6 +172,64 @@ def check_command_line(argv: list[str], config_dir: str | Path) -> list[str]:
         print(f"error: {message}", file=sys.stderr)
         sys.exit(EXIT_CONFIG)
     return argv
+
+
+def root_cause(exc: BaseException) -> BaseException:
+    """The innermost exception of ``exc``'s chain (``__cause__``, else ``__context__``)."""
+    seen = {id(exc)}
+    while (inner := exc.__cause__ or exc.__context__) is not None and id(inner) not in seen:
+        seen.add(id(inner))
+        exc = inner
+    return exc
+
+
+def import_failure_line(exc: BaseException) -> str | None:
+    """``cannot import X (for full_key): Type: message ...`` for Hydra's ``Error locating
+    target`` (whose message hides the cause), else ``None``."""
+    match = re.match(r"Error locating target '([^']+)'", str(exc))
+    if match is None:
+        return None
+    root = root_cause(exc)
+    full_key = re.search(r"full_key: (\S+)", str(exc))
+    where = f" (the _target_ of {full_key[1]})" if full_key else ""
+    message = " ".join(str(root).split()) or "(no message)"
+    return (
+        f"cannot import {match[1]}{where}: {type(root).__name__}: {message}; fix the module or "
+        "the installation (e.g. torch and torchvision versions that match); HYDRA_FULL_ERROR=1 "
+        "shows the traceback"
+    )
+
+
+def explain_import_failures() -> None:
+    """Make Hydra's report of a target that cannot be imported name the root cause.
+
+    Hydra runs the task (and instantiates its own callbacks) inside
+    ``hydra._internal.utils.run_and_report``, which prints only the message of a compact
+    exception; the wrapper prints the ``error:`` line of :func:`import_failure_line` instead and
+    exits with status 1. ``HYDRA_FULL_ERROR=1`` keeps Hydra's own report.
+    """
+    import hydra._internal.utils as hydra_utils
+    from hydra.errors import InstantiationException
+
+    original = hydra_utils.run_and_report
+    if getattr(original, "explains_import_failures", False):
+        return
+
+    def run_and_report(func):  # noqa: ANN001, ANN202 - Hydra's signature
+        def explained():  # noqa: ANN202
+            try:
+                return func()
+            except InstantiationException as exc:
+                line = import_failure_line(exc)
+                if line is None or os.environ.get("HYDRA_FULL_ERROR") == "1":
+                    raise
+                print(f"error: {line}", file=sys.stderr)
+                sys.exit(EXIT_BROKEN_IMPORT)
+
+        return original(explained)
+
+    run_and_report.explains_import_failures = True  # type: ignore[attr-defined]
+    hydra_utils.run_and_report = run_and_report
 
 
 def quiet_lightning() -> None:
@@ -198,18 +273,25 @@ def run(cfg: DictConfig) -> float | None:
     quiet_lightning()  # before the imports below load FAISS
     from metriclab.callbacks.nonfinite_loss import NonFiniteLossError
     from metriclab.callbacks.preemption import Preempted
-    from metriclab.pipeline.sweeps import run_recorded
+    from metriclab.pipeline.sweeps import every_fold, run_recorded
     from metriclab.pipeline.training import train
 
     quiet_lightning()  # again: importing Lightning set its loggers back to INFO
     try:
-        metrics, _ = run_recorded(train, cfg)  # status.json; a failed sweep job returns None
+        # status.json; a failed sweep job returns None; protocol.fold=all: every fold, the mean
+        metrics, _ = run_recorded(every_fold(train), cfg)
     except NonFiniteLossError as exc:
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(EXIT_NONFINITE)
     except Preempted as exc:
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(EXIT_SIGTERM)
+    except KeyboardInterrupt:  # Ctrl-C: status.json says "interrupted"; where to resume from
+        from metriclab.callbacks.preemption import interrupted_message
+
+        line = interrupted_message(Path(cfg.paths.output_dir), None, "Ctrl-C")
+        print(f"error: {line}", file=sys.stderr)
+        sys.exit(EXIT_SIGINT)
     except Exception as exc:
         mistake = user_mistake(exc)
         if mistake is None:

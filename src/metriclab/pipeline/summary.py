@@ -2,8 +2,9 @@
 choices, and what to do next.
 
 ``python train.py`` first embeds the test split with the untrained model (``test_untrained``,
-on by default; skipped when resuming, when only testing, under ``fast_dev_run`` or a
-``limit_test_batches``), then trains and tests the best checkpoint, and prints::
+on by default; carried over from the first start when resuming; skipped when only testing, under
+``fast_dev_run`` or a ``limit_test_batches``), then trains and tests the best checkpoint, and
+prints::
 
     +------------------+-----------+---------+
     | data=glyphs backbone=small_cnn loss=circle miner=none |
@@ -32,14 +33,15 @@ from metriclab.evaluation import clustering_metrics, retrieval_metrics
 CHOICES = ("data", "backbone", "loss", "miner")
 
 
-def wants_untrained(cfg: DictConfig, trainer: Any) -> bool:
-    """Whether this run measures the untrained model (see the module docstring)."""
+def wants_untrained(cfg: DictConfig, trainer: Any, resuming: bool = False) -> bool:
+    """Whether this run measures the untrained model (see the module docstring; a run resumed
+    in its own folder measures it when its first start did not write it)."""
     limited = OmegaConf.select(cfg, "trainer.limit_test_batches", default=None)
     return bool(
         cfg.get("test_untrained", True)
         and cfg.get("train", True)
         and cfg.get("test", True)
-        and not cfg.get("ckpt_path")
+        and (resuming or not cfg.get("ckpt_path"))
         and not trainer.fast_dev_run
         and limited in (None, 1.0)
         and trainer.is_global_zero
@@ -48,17 +50,29 @@ def wants_untrained(cfg: DictConfig, trainer: Any) -> bool:
 
 @torch.inference_mode()
 def untrained_metrics(
-    module: torch.nn.Module, datamodule: Any, device: torch.device, ks: tuple[int, ...], nmi: bool
+    module: torch.nn.Module,
+    datamodule: Any,
+    device: torch.device,
+    ks: tuple[int, ...],
+    nmi: bool,
+    embed: Any = None,
 ) -> dict[str, float]:
     """``test/<metric>`` of ``module`` as it is (before training) on the test split (or query ->
-    gallery), embedded in eval mode on ``device``; the module goes back to where it was."""
+    gallery), embedded in eval mode on ``device``; the module goes back to where it was.
+    ``embed(module, inputs, indices, dataset)`` embeds a batch as the evaluator does (its
+    test-time flips), else ``module(inputs)``."""
     was_training = module.training
     module.to(device).eval()
     parts = []
     for key in datamodule.test_splits:
         embeddings, labels = [], []
-        for images, batch_labels, _ in datamodule.eval_dataloader(key):
-            embeddings.append(module(images.to(device)).float())
+        loader = datamodule.eval_dataloader(key)
+        for images, batch_labels, indices in loader:
+            images = images.to(device)
+            if embed is None:
+                embeddings.append(module(images).float())
+            else:
+                embeddings.append(embed(module, images, indices, loader.dataset))
             labels.append(batch_labels.to(device))
         parts.append((torch.cat(embeddings), torch.cat(labels)))
     module.train(was_training)

@@ -6,7 +6,9 @@ Every run writes ``RUN_DIR/status.json`` (rank 0 only)::
      "value": 0.91, "time_s": 12.3}
     {"status": "failed", "overrides": [...], "error": "ConfigError: ...", "traceback": "..."}
 
-(``"running"`` while it trains; ``"interrupted"`` after Ctrl-C or a SIGTERM, which always stop.)
+(``"running"`` while it trains, with the process's ``pid``, ``host`` and a ``heartbeat`` renewed
+every 30 s, so a reader tells a killed run from a live one (:mod:`metriclab.runs.liveness`);
+``"interrupted"`` after Ctrl-C or a SIGTERM, which always stop.)
 
 A single run re-raises its error (the CLI prints one line and exits 2 on a ``ConfigError``). A
 sweep job (``python train.py -m ...``) prints ``error: job N (overrides) failed: ...``, records it
@@ -44,6 +46,7 @@ from omegaconf import DictConfig, read_write
 from pytorch_lightning.utilities.rank_zero import rank_zero_only
 
 from metriclab.errors import user_mistake
+from metriclab.runs.liveness import Heartbeat
 from metriclab.runs.report import write_json_atomic
 
 try:  # Hydra's callback base class (hydra-core >= 1.1)
@@ -122,6 +125,11 @@ def release_process_group(saved_env: dict[str, str | None]) -> None:
 
 
 def _error_line(exc: BaseException) -> str:
+    from metriclab.pipeline.cli import import_failure_line
+
+    broken = import_failure_line(exc)  # the root cause of "Error locating target"
+    if broken is not None:
+        return f"ImportError: {broken}"
     exc = user_mistake(exc) or exc  # a ConfigError inside Hydra's InstantiationException
     message = " ".join(str(exc).split()) or repr(exc)
     return f"{type(exc).__name__}: {message}"
@@ -195,10 +203,11 @@ def run_recorded(train: TrainFn, cfg: DictConfig) -> tuple[dict[str, float], dic
     output_dir = Path(cfg.paths.output_dir)
     metric = cfg.get("optimized_metric") or "val/recall@1"
     record: dict[str, Any] = {"overrides": job_overrides(), "optimized_metric": metric}
-    write_status(output_dir, {**record, "status": "running"})
+    running = {**record, "status": "running"}  # + pid, host, heartbeat (runs.liveness)
+    heartbeat = Heartbeat(lambda who: write_status(output_dir, {**running, **who}))
     start = time.perf_counter()
     try:
-        with ddp_ranks_rerun_this_job(output_dir):
+        with heartbeat, ddp_ranks_rerun_this_job(output_dir):
             metrics, objects = train(cfg)
         value = metrics.get(metric)
         if value is not None and not math.isfinite(float(value)):
@@ -228,3 +237,81 @@ def run_recorded(train: TrainFn, cfg: DictConfig) -> tuple[dict[str, float], dic
     completed = {**record, "status": "completed", "value": value, "time_s": elapsed}
     write_status(output_dir, completed)
     return metrics, objects
+
+
+# --- protocol.fold=all: every fold in one job (hparams_search=optuna protocol=kfold) ---------
+# A search under "A Metric Learning Reality Check" maximises the mean over the k class-disjoint
+# folds of each fold's best val/map@r; the test classes stay unseen. Hydra's Optuna sweeper
+# launches one job per trial, so configs/hparams_search/optuna.yaml passes protocol.fold=all and
+# the job trains the folds one after the other, each in JOB_DIR/fold_<p>/ (a run directory with
+# its own .hydra/config.yaml and overrides.yaml, so scripts/report.py reads each fold as a run),
+# untested (test=false). It returns, for every val/... metric, m = (1/k) sum_p m_p (each fold at
+# its best epoch) and each fold's value as <metric>/fold_<p>; status.json records the mean.
+
+
+def all_folds(cfg: DictConfig) -> bool:
+    """Whether ``cfg`` asks for every fold in this job (``protocol.fold=all``)."""
+    from omegaconf import OmegaConf
+
+    return str(OmegaConf.select(cfg, "protocol.fold", default=None)) == "all"
+
+
+def fold_config(cfg: DictConfig, fold: int, output_dir: Path) -> DictConfig:
+    """``cfg`` with ``protocol.fold=fold`` writing into ``output_dir``, without the test (the
+    test classes stay unseen while searching)."""
+    import copy
+
+    from omegaconf import open_dict
+
+    fold_cfg = copy.deepcopy(cfg)
+    with open_dict(fold_cfg):
+        fold_cfg.protocol.fold = fold
+        fold_cfg.paths.output_dir = str(output_dir)
+        fold_cfg.test = False
+        fold_cfg.test_untrained = False
+    return fold_cfg
+
+
+def write_hydra_files(cfg: DictConfig, output_dir: Path, overrides: list[str]) -> None:
+    """``.hydra/config.yaml`` and ``.hydra/overrides.yaml`` of one fold's run, as Hydra writes
+    them for a job (what ``scripts/report.py`` reads)."""
+    from omegaconf import OmegaConf
+
+    hydra_dir = output_dir / ".hydra"
+    hydra_dir.mkdir(parents=True, exist_ok=True)
+    OmegaConf.save(cfg, hydra_dir / "config.yaml")
+    OmegaConf.save(OmegaConf.create(overrides), hydra_dir / "overrides.yaml")
+
+
+def every_fold(train: TrainFn) -> TrainFn:
+    """``train``, or for ``protocol.fold=all`` one ``train`` per fold and the mean of their
+    validation metrics (see the comment above)."""
+
+    def run(cfg: DictConfig) -> tuple[dict[str, float], dict[str, Any]]:
+        if not all_folds(cfg):
+            return train(cfg)
+        folds = int(cfg.protocol.folds)
+        root = Path(str(cfg.paths.output_dir))
+        overrides = [o for o in job_overrides() if not o.startswith("protocol.fold=")]
+        per_fold: list[dict[str, float]] = []
+        objects: dict[str, Any] = {}
+        for fold in range(folds):
+            output_dir = root / f"fold_{fold}"
+            fold_cfg = fold_config(cfg, fold, output_dir)
+            write_hydra_files(fold_cfg, output_dir, [*overrides, f"protocol.fold={fold}"])
+            log.info("protocol.fold=all: fold %d of %d in %s", fold, folds, output_dir)
+            metrics, objects[f"fold_{fold}"] = train(fold_cfg)
+            per_fold.append(metrics)
+        keys = [k for k in per_fold[0] if k.startswith("val/")]
+        summary = {
+            k: sum(m[k] for m in per_fold) / folds for k in keys if all(k in m for m in per_fold)
+        }
+        for fold, metrics in enumerate(per_fold):
+            summary |= {f"{k}/fold_{fold}": metrics[k] for k in keys if k in metrics}
+        monitor = cfg.get("optimized_metric")
+        if monitor in summary:
+            values = ", ".join(f"{m[monitor]:.4f}" for m in per_fold)
+            print(f"{monitor}, mean over {folds} folds: {summary[monitor]:.4f} ({values})")
+        return summary, objects
+
+    return run

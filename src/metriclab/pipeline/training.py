@@ -7,15 +7,17 @@ tests the best checkpoint and writes ``metrics.json`` into ``cfg.paths.output_di
 
 from __future__ import annotations
 
+import json
 import logging
 import time
+import warnings
 from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import Any
 
 import pytorch_lightning as pl
 from hydra.utils import instantiate
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 from pytorch_lightning.callbacks import ModelCheckpoint
 
 from metriclab.build import (
@@ -43,7 +45,7 @@ from metriclab.pipeline.summary import (
     wants_untrained,
 )
 from metriclab.runs.report import write_json_atomic
-from metriclab.runs.run_dir import check_run_dir, prepare_run
+from metriclab.runs.run_dir import check_run_dir, is_resuming, prepare_run
 from metriclab.settings import check_arguments
 
 log = logging.getLogger("metriclab")
@@ -85,7 +87,16 @@ def feature_cache(
         speed.frozen_feature_dtype,
         speed.channels_last,
         cfg.seed,
+        OmegaConf.select(cfg, "paths.feature_cache_dir", default=None),  # on disk, shared
     )
+
+
+def carried_untrained(run_dir: Path) -> dict[str, float] | None:
+    """The untrained metrics the first start of a resumed run wrote (``None``: none there)."""
+    try:
+        return json.loads((run_dir / "metrics_untrained.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
 
 
 def train(cfg: DictConfig) -> tuple[dict[str, float], dict[str, Any]]:
@@ -110,16 +121,23 @@ def train(cfg: DictConfig) -> tuple[dict[str, float], dict[str, Any]]:
         evaluator.prefix_dims = tuple(getattr(loss, "dims", ())[:-1])
     trainer = build_trainer(cfg, callbacks, loggers)
     ckpt_path = prepare_run(cfg, trainer, module, output_dir)  # checked; run_info.json
+    resuming = is_resuming(cfg.get("ckpt_path"), output_dir)
+    keeps_outputs = trainer.is_global_zero and cfg.get("test", True) and not trainer.fast_dev_run
     with feature_cache(cfg, module, datamodule, trainer) as cache_seconds:
-        untrained = None
-        if wants_untrained(cfg, trainer):  # the row every paper reports first
+        untrained = carried_untrained(output_dir) if resuming else None  # from the first start
+        if untrained is None and wants_untrained(cfg, trainer, resuming):  # papers' first row
             nmi = evaluator.nmi["test"]
             device = trainer.strategy.root_device
-            untrained = untrained_metrics(module, datamodule, device, evaluator.ks, nmi)
+            embed = evaluator.embed  # the evaluator's test-time flips, if any
+            untrained = untrained_metrics(module, datamodule, device, evaluator.ks, nmi, embed)
+            if keeps_outputs:  # now: a resumed run carries it over
+                write_json_atomic(output_dir / "metrics_untrained.json", untrained)
 
         start = time.perf_counter()
         if cfg.get("train", True):
-            with preemption_exit(trainer, output_dir):
+            with preemption_exit(trainer, output_dir), warnings.catch_warnings():
+                if resuming:  # the run's own checkpoints: expected there
+                    warnings.filterwarnings("ignore", "Checkpoint directory .* is not empty")
                 trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=True)
         train_time = time.perf_counter() - start
 
@@ -139,9 +157,10 @@ def train(cfg: DictConfig) -> tuple[dict[str, float], dict[str, Any]]:
             metrics.update(evaluator.results.get("test", {}))
     monitor = cfg.get("optimized_metric", "val/recall@1")
     best_epoch = evaluator.best_epoch(monitor)
-    metrics["best_epoch"] = (
-        best_epoch if best_epoch is not None else max(0, trainer.current_epoch - 1)
-    )
+    if cfg.get("train", True):  # train=false trained nothing: no best epoch to show
+        metrics["best_epoch"] = (
+            best_epoch if best_epoch is not None else max(0, trainer.current_epoch - 1)
+        )
     metrics["train_time_s"] = round(train_time, 3)
     if cache_seconds is not None:  # the frozen prefix's pass over the images, before training
         metrics["feature_cache_s"] = round(cache_seconds, 3)
@@ -154,7 +173,7 @@ def train(cfg: DictConfig) -> tuple[dict[str, float], dict[str, Any]]:
         "evaluator": evaluator,
         "best_ckpt": best_path,
     }
-    if trainer.is_global_zero and cfg.get("test", True) and not trainer.fast_dev_run:
+    if keeps_outputs:
         write_json_atomic(output_dir / "metrics.json", metrics)
         if untrained:
             write_json_atomic(output_dir / "metrics_untrained.json", untrained)

@@ -1,4 +1,4 @@
-"""The run directory and the files in it (SPEC.md, "What a run writes").
+"""The run directory and the files in it (README.md, "Each run has its own folder").
 
 - :mod:`~metriclab.runs.run_dir`: writable, never reused by a new run, resumed on request;
 - :mod:`~metriclab.runs.checkpoints`: ``ckpt_path`` found, read safely and checked against the

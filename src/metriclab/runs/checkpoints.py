@@ -39,8 +39,8 @@ def resolve_ckpt_path(ckpt_path: str | None, output_dir: Path) -> str | None:
     path = output_dir / "checkpoints" / "last.ckpt" if ckpt_path == "last" else Path(ckpt_path)
     if not path.is_file():
         raise ConfigError(
-            f"ckpt_path={ckpt_path}: no checkpoint at {path}; to resume, pass the run's "
-            "directory as hydra.run.dir=RUN_DIR with ckpt_path=last, or a .ckpt file path"
+            f"ckpt_path={ckpt_path}: no checkpoint at {path}; to resume a run, pass its folder "
+            "(ckpt_path=RUN_DIR), or pass a .ckpt file path"
         )
     return str(path)
 

@@ -11,7 +11,9 @@ else the CSV log, else the TensorBoard events). It writes into DIR:
   (the zoom is said on the axis), run labels wrapped, nothing cut off (matplotlib; a plain PIL
   bar chart of Recall@1 when matplotlib is missing).
 
-Rows are sorted by the optimized metric (best first; failed runs last).
+Rows are sorted by the optimized metric (best first; failed runs last). Runs of
+``protocol=kfold`` or of several seeds also get the reality check of
+:mod:`metriclab.runs.reality_check` (``reality_check.{md,csv,tex,png}``, ``paired.csv``).
 """
 
 from __future__ import annotations
@@ -26,6 +28,8 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+
+from metriclab.runs.liveness import run_state
 
 SKIPPED = ("hydra.", "paths.", "hydra/")
 CHART_METRIC = "test/recall@1"
@@ -87,7 +91,7 @@ def read_run(run: Path, root: Path, metric: str | None = None) -> dict[str, Any]
     value = status.get("value") if status.get("optimized_metric", metric) == metric else None
     if value is None and status.get("status") != "failed":
         value = best_from_logs(run, metric)
-    state = status.get("status") or ("completed" if metrics else "unknown")
+    state = run_state(status) if status else ("completed" if metrics else "unknown")
     row = {"run": run.relative_to(root).as_posix() if run != root else ".", "status": state}
     row.update(overrides=overrides, metric=metric, value=value)
     row["test"] = {k: v for k, v in metrics.items() if k.startswith("test/")}
@@ -286,7 +290,19 @@ def main(argv: list[str] | None = None) -> int:
         "--metric", help="sort by this metric (default: the runs' optimized_metric)"
     )
     args = parser.parse_args(argv)
+    from metriclab.errors import ConfigError
+    from metriclab.runs import reality_check
+
+    try:  # folds or seeds: the reality check (checked first: nothing written when refused)
+        checked = reality_check.applies(args.dir) and reality_check.build_report(args.dir)
+    except ConfigError as error:
+        print(str(error) if str(error).startswith("error:") else f"error: {error}")
+        return 2
     report(args.dir, args.metric)
     print((args.dir / "report.md").read_text(encoding="utf-8"))
     print(f"wrote {args.dir / 'report.md'}, report.csv, report.png")
+    if checked:
+        reality_check.write_reality_check(args.dir, checked)
+        print((args.dir / "reality_check.md").read_text(encoding="utf-8"))
+        print(f"wrote {args.dir / 'reality_check.md'}, .csv, .tex, .png, paired.csv")
     return 0

@@ -1,7 +1,8 @@
 """The run directory's rules: writable, never reused by a new run, resumed only on request.
 
 A directory *holds a run* when it has a ``metrics.json`` or a ``checkpoints/*.ckpt``. A new run
-refuses such a directory; ``ckpt_path=last`` (or a checkpoint inside it) resumes it instead.
+refuses such a directory; ``ckpt_path=RUN_DIR`` (:mod:`metriclab.runs.resume`, which becomes
+``ckpt_path=last hydra.run.dir=RUN_DIR``) or a checkpoint inside it resumes it instead.
 Hydra writes ``RUN_DIR/.hydra/`` before the task starts, so :class:`RunDirGuard` (a Hydra
 callback, configured in ``configs/hydra/default.yaml``) checks before Hydra touches the
 directory; ``train(cfg)`` checks again for callers that do not go through Hydra's ``run``.
@@ -57,16 +58,17 @@ def check_run_dir(run_dir: Path, ckpt_path: str | None) -> None:
     """Refuse a new run in a directory that holds one, and ``last`` where there is none."""
     if ckpt_path == "last" and not (run_dir / "checkpoints" / "last.ckpt").is_file():
         raise ConfigError(
-            f"ckpt_path=last: no checkpoint at {run_dir / 'checkpoints' / 'last.ckpt'}; to resume, "
-            "pass the run's directory as hydra.run.dir=RUN_DIR (a run stopped before its first "
-            "checkpoint cannot be resumed: start it again)"
+            f"ckpt_path=last: no checkpoint at {run_dir / 'checkpoints' / 'last.ckpt'}; to "
+            "resume a run, pass its folder: ckpt_path=RUN_DIR (or ckpt_path=last with "
+            "hydra.run.dir=RUN_DIR; a run stopped before its first checkpoint cannot be resumed: "
+            "start it again)"
         )
     markers = run_markers(run_dir) if run_dir.is_dir() else []
     if markers and not is_resuming(ckpt_path, run_dir):
         raise ConfigError(
             f"hydra.run.dir={run_dir} already holds a run ({', '.join(markers[:3])}); resume it "
-            "with ckpt_path=last, or leave hydra.run.dir unset (each run gets a new directory) "
-            "or give a new one"
+            f"with ckpt_path={run_dir} (or ckpt_path=last), or leave hydra.run.dir unset (each "
+            "run gets a new directory) or give a new one"
         )
     check_writable(run_dir)
 

@@ -135,7 +135,7 @@ def calibrate_bundle(folder: Path, model, options: dict[str, Any]) -> IndexMeta:
             f"(e.g. {meta.class_names[0]}); calibration needs queries of enrolled classes"
         )
     spec = meta.transform
-    dataset = ImageFiles(files, labels, eval_transform(spec), spec["channels"])
+    dataset = ImageFiles(files, labels, eval_transform(spec), spec["channels"], "calibrate")
     emb, _ = embed(model, dataset, options["batch_size"], "cpu", 0, options["progress"], "calib")
     method, k = options["classifier"], int(options["classifier_k"])
     centroids = load_centroids(folder, index, meta) if method == "centroid" else None

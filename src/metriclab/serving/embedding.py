@@ -21,12 +21,20 @@ from tqdm.auto import tqdm
 
 from metriclab.data import MetricDataModule
 from metriclab.data.dataset import MetricDataset
-from metriclab.data.images import IMAGE_EXTENSIONS, load_image
+from metriclab.data.images import IMAGE_EXTENSIONS, UnreadableImageError, load_image
 from metriclab.data.transforms import build_transform
 from metriclab.errors import ConfigError
 
 #: The options of ``MetricDataModule`` that fix the test-time transform.
-TRANSFORM_KEYS = ("image_size", "resize_size", "train_augment", "mean", "std", "channels")
+TRANSFORM_KEYS = (
+    "image_size",
+    "resize_size",
+    "resize",
+    "train_augment",
+    "mean",
+    "std",
+    "channels",
+)
 
 
 def transform_spec(data_cfg: Any) -> dict[str, Any]:
@@ -42,7 +50,8 @@ def transform_spec(data_cfg: Any) -> dict[str, Any]:
 
 def eval_transform(spec: dict[str, Any]) -> Callable:
     """The PIL -> ``[C, S, S]`` tensor transform described by :func:`transform_spec`."""
-    options = {k: spec[k] for k in TRANSFORM_KEYS if k != "channels"}
+    # an index exported before data.resize existed has no "resize": it was "shorter_side"
+    options = {k: spec[k] for k in TRANSFORM_KEYS if k != "channels" and k in spec}
     return build_transform(train=False, **options)
 
 
@@ -74,22 +83,44 @@ def folder_labels(files: Sequence[str], root: str | os.PathLike) -> tuple[np.nda
     return np.array([ids[p[0]] if len(p) > 1 else -1 for p in parts], dtype=np.int64), names
 
 
+def read_image(path: str, mode: str = "RGB", fix: str = "replace or delete it"):
+    """:func:`~metriclab.data.images.load_image` for a script's own input files: an unreadable
+    one is one line naming the file, the reason and ``fix`` (a training run's hint,
+    ``data.skip_unreadable``, does not apply to them)."""
+    try:
+        return load_image(path, mode=mode)
+    except UnreadableImageError as exc:
+        prefix = f"cannot read image {path}: "
+        text = str(exc)
+        reason = text[len(prefix) :].split("; ")[0] if text.startswith(prefix) else text
+        raise UnreadableImageError(f"{prefix}{reason}; {fix}") from None
+
+
 class ImageFiles(Dataset):
-    """Image files as ``(image [C, S, S], label, index)`` items through ``transform``."""
+    """Image files as ``(image [C, S, S], label, index)`` items through ``transform``.
+
+    ``option``: the command-line option the files came from (``query``, ``gallery``, ``add``,
+    ``calibrate``), named in the one-line error for an unreadable file."""
 
     def __init__(
-        self, files: Sequence[str], labels: np.ndarray | None, transform: Callable, channels: int
+        self,
+        files: Sequence[str],
+        labels: np.ndarray | None,
+        transform: Callable,
+        channels: int,
+        option: str = "",
     ) -> None:
         self.files = list(files)
         self.labels = np.full(len(files), -1) if labels is None else np.asarray(labels)
         self.transform = transform
         self.mode = "L" if channels == 1 else "RGB"
+        self.fix = "replace or delete it" + (f", or leave it out of {option}=" if option else "")
 
     def __len__(self) -> int:
         return len(self.files)
 
     def image(self, index: int):
-        return load_image(self.files[index], mode=self.mode)
+        return read_image(self.files[index], self.mode, self.fix)
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, int, int]:
         return self.transform(self.image(index)), int(self.labels[index]), int(index)

@@ -7,12 +7,15 @@ shrink an exported gallery without retraining.
   class centroids (``centroids.npy``) are updated as running means.
 - ``remove=CLASS``: drops every row of that class; the ids of the later classes shift down by one.
 
-The images stay where they are (``index.json`` records their paths). The calibrated threshold is
-kept as it was (it was measured on the gallery at export; calibrate again after large changes).
+A class name with a path separator, ``..`` or a control character is refused before anything is
+read (:func:`check_class_name`). The images stay where they are (``index.json`` records their
+paths). The calibrated threshold is kept as it was (it was measured on the gallery at export;
+calibrate again after large changes).
 """
 
 from __future__ import annotations
 
+import unicodedata
 from pathlib import Path
 from typing import Any
 
@@ -37,16 +40,39 @@ OPTIONS: dict[str, Any] = {
 }
 
 
+def check_class_name(name: str, source: str) -> str:
+    """``name`` when it can name a class. Refused: an empty name, a path separator (``/`` or a
+    backslash), ``..``, a control character (Unicode category Cc: newline, tab, NUL, ...), since
+    a class name becomes a folder name (``gallery/<class>/``) and a line of the printed tables."""
+    control = [c for c in name if unicodedata.category(c) == "Cc"]
+    reasons = [
+        (not name.strip(), "is empty"),
+        ("/" in name or "\\" in name, "contains a path separator"),
+        (".." in name, "contains '..'"),
+        (bool(control), f"contains a control character ({''.join(control[:1])!r})"),
+    ]
+    for bad, reason in reasons:
+        if bad:
+            raise ConfigError(
+                f"{source}={name!r}: a class name {reason}; nothing was enrolled: pass name=NAME "
+                "with letters, digits, spaces, '-', '_' or single dots"
+            )
+    return name
+
+
 def classes_of(folder: str, name: str | None) -> list[tuple[str, list[str]]]:
-    """``[(class name, image files)]`` of ``add=folder`` (see the module docstring)."""
+    """``[(class name, image files)]`` of ``add=folder`` (see the module docstring); every
+    name checked by :func:`check_class_name` before any image is read."""
     root = Path(folder).expanduser().resolve()
+    if name is not None:
+        check_class_name(name, "name")
     if not root.is_dir():
         raise ConfigError(f"add={folder}: not a folder; pass a folder of a class's images")
     subs = sorted(p for p in root.iterdir() if p.is_dir())
     direct = [p for p in root.iterdir() if p.is_file()]
     if subs and not direct and name is None:
-        return [(p.name, list_images(p)) for p in subs]
-    return [(name or root.name, list_images(root))]
+        return [(check_class_name(p.name, "add sub-folder"), list_images(p)) for p in subs]
+    return [(check_class_name(name or root.name, "name"), list_images(root))]
 
 
 def remove_rows(index: faiss.Index, rows: np.ndarray) -> faiss.Index:
@@ -72,11 +98,12 @@ def remove_rows(index: faiss.Index, rows: np.ndarray) -> faiss.Index:
 
 def add_classes(folder: Path, index, meta: IndexMeta, options: dict[str, Any]) -> list[str]:
     """Embed and append the classes of ``add=``; returns a line per class."""
+    classes = classes_of(options["add"], options["name"])  # refused before anything is read
     centroids = load_centroids(folder, index, meta)
     model = load_embedder(folder, meta, options["model"])
     spec, lines = meta.transform, []
-    for name, files in classes_of(options["add"], options["name"]):
-        dataset = ImageFiles(files, None, eval_transform(spec), spec["channels"])
+    for name, files in classes:
+        dataset = ImageFiles(files, None, eval_transform(spec), spec["channels"], "add")
         emb, _ = embed(model, dataset, options["batch_size"], "cpu", 0, options["progress"], name)
         new = name not in meta.class_names
         if new:

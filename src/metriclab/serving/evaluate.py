@@ -21,7 +21,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from omegaconf import OmegaConf
 
+from metriclab.callbacks.evaluator import flip_averaged
 from metriclab.errors import ConfigError
 from metriclab.evaluation import clustering_metrics, retrieval_metrics
 from metriclab.runs.report import metrics_table, write_json_atomic
@@ -58,6 +60,8 @@ def evaluate_run(run: Run, options: dict[str, Any]) -> tuple[dict[str, float], P
         )
     device = pick_device(options["device"])
     model = load_model(run, device)
+    if OmegaConf.select(run.cfg, "callbacks.evaluator.flip", default=False):
+        model = flip_averaged(model)  # the run's test-time flips (callbacks.evaluator.flip)
     batch = options["batch_size"] or datamodule.eval_batch_size
     workers = datamodule.num_workers if options["num_workers"] < 0 else options["num_workers"]
     start = time.perf_counter()

@@ -11,13 +11,25 @@ Writes into ``RUN_DIR/export/`` (or ``out=DIR``):
   folder of images (labelled by their class sub-folder, if any).
 
 Both exported models are run on gallery images and must give the checkpoint's embeddings within
-``atol`` (default 1e-4); ONNX is checked with onnxruntime (``pip install metriclab[export]``).
+``atol`` (default 1e-4); ONNX is checked with onnxruntime (onnx, onnxruntime and onnxscript are
+core dependencies; without them ``onnx=true`` is refused before anything is written).
+
+Nothing but an export is ever replaced: the export is written into a sibling folder
+(``.NAME.new-*``) and moved into place only when complete. An ``out=`` folder that holds files is
+refused unless it is a previous export (its ``index.json`` names the ``metriclab-index`` format);
+a previous export is swapped out atomically (renamed aside, the new one renamed in, the old one
+removed), and whatever it held besides what an export writes (``retrieval/``, ``predictions/``,
+a user's notes) is moved into the new one. A ``gallery/`` holding files the previous export did
+not write is refused, so no user file is ever deleted.
 """
 
 from __future__ import annotations
 
+import importlib
 import json
+import os
 import shutil
+import tempfile
 import warnings
 from pathlib import Path
 from typing import Any
@@ -37,7 +49,7 @@ from metriclab.serving.embedding import (
     list_images,
     transform_spec,
 )
-from metriclab.serving.index import IndexMeta, save_index
+from metriclab.serving.index import FORMAT, IndexMeta, save_index
 from metriclab.serving.reopen import Run, build_eval_datamodule, load_model, open_run
 
 OPTIONS: dict[str, Any] = {
@@ -71,6 +83,106 @@ KINDS, CODES = ("flat", "ivf", "hnsw"), ("fp32", "fp16", "int8", "binary", "bina
 
 
 SPLITS = ("train", "val", "test", "query", "gallery")
+#: What an export writes at the top of its folder (anything else in a previous export is kept).
+EXPORT_NAMES = (
+    "embedder.pt",
+    "embedder.onnx",
+    "index.faiss",
+    "index.json",
+    "vectors.npy",
+    "centroids.npy",
+    "gallery",
+)
+#: The packages ``onnx=true`` needs (torch.onnx.export imports onnxscript, the check onnxruntime).
+ONNX_MODULES = ("onnx", "onnxruntime", "onnxscript")
+#: Printed by an export without ``calibrate=``: predict.py then rejects nothing.
+NO_THRESHOLD = (
+    "note: no open-set threshold: predict.py will answer every query with a class (none is "
+    "unknown); to reject unknown classes export with calibrate=DIR (held-out images in class "
+    "sub-folders, strangers included; docs/classification.md)"
+)
+
+
+def check_onnx_installed() -> None:
+    """Import what ``onnx=true`` needs; a missing package is one line naming the pip command."""
+    for name in ONNX_MODULES:
+        try:
+            importlib.import_module(name)
+        except ImportError as exc:
+            raise ConfigError(
+                f"onnx=true needs the {name} package, which cannot be imported ({exc}); "
+                "pip install onnx onnxruntime onnxscript (or pip install -e . again), "
+                "or pass onnx=false"
+            ) from None
+
+
+def is_export(folder: Path) -> bool:
+    """``folder/index.json`` exists and names the format :func:`save_index` writes."""
+    try:
+        meta = json.loads((folder / "index.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(meta, dict) and str(meta.get("format", "")).startswith(FORMAT.split("/")[0])
+
+
+def foreign_gallery_files(folder: Path) -> list[Path]:
+    """Files under ``folder/gallery`` that the export in ``folder`` did not write (not among
+    its ``index.json`` paths), first few only."""
+    gallery = folder / "gallery"
+    if not gallery.is_dir():
+        return []
+    paths = json.loads((folder / "index.json").read_text(encoding="utf-8")).get("paths", [])
+    ours = {os.path.realpath(p) for p in paths}
+    # a path recorded relative (out= given relative) is matched by its gallery/<class>/<file> end
+    ours_relative = {Path(p).parts[-3:] for p in paths if not os.path.isabs(p)}
+    foreign = []
+    for top, _, names in os.walk(gallery):
+        for name in names:
+            path = Path(top, name)
+            tail = ("gallery", *path.relative_to(gallery).parts)
+            if os.path.realpath(path) not in ours and tail not in ours_relative:
+                foreign.append(path)
+        if len(foreign) >= 3:
+            break
+    return sorted(foreign)[:3]
+
+
+def check_out(out: Path) -> bool:
+    """Refuse an ``out=`` that metriclab must not write into; ``True`` when it is a previous
+    export to replace. Checked before anything is written."""
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"out={out} is a file, not a folder; pass a new or empty folder")
+    if not out.is_dir() or not any(out.iterdir()):
+        return False
+    if not is_export(out):
+        raise ConfigError(
+            f"out={out} holds files and is not a previous export (no index.json of "
+            f"format {FORMAT}); nothing was written: pass a new or empty folder"
+        )
+    foreign = foreign_gallery_files(out)
+    if foreign:
+        raise ConfigError(
+            f"out={out} is a previous export, but its gallery/ holds {foreign[0]}, which the "
+            "export did not write; move such files out of gallery/ (or pass another out=)"
+        )
+    return True
+
+
+def swap_in(new: Path, out: Path) -> None:
+    """Move the complete export ``new`` to ``out``: a previous export there is renamed aside,
+    ``new`` renamed in, what the old one held besides an export's files moved over, the rest
+    removed. Each step is a rename on one file system, so ``out`` is never half-written."""
+    if not out.exists():
+        new.rename(out)
+        return
+    old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
+    old.rmdir()
+    out.rename(old)
+    new.rename(out)
+    for entry in old.iterdir():  # retrieval/, predictions/, anything the user put there
+        if entry.name not in EXPORT_NAMES and not (out / entry.name).exists():
+            entry.rename(out / entry.name)
+    shutil.rmtree(old)
 
 
 def export_torchscript(model: torch.nn.Module, example: torch.Tensor, path: Path) -> Path:
@@ -118,7 +230,7 @@ def onnx_embedder(path: Path):
         import onnxruntime
     except ImportError:
         raise ConfigError(
-            "onnxruntime is not installed; pip install 'metriclab[export]' (or onnxruntime)"
+            "onnxruntime is not installed; pip install onnxruntime (or pip install -e . again)"
         ) from None
     session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     name = session.get_inputs()[0].name
@@ -131,14 +243,16 @@ def max_difference(reference: torch.nn.Module, candidate, images: torch.Tensor) 
         return float((reference(images) - candidate(images)).abs().max())
 
 
-def gallery_dataset(run: Run, source: str, spec: dict, out: Path):
+def gallery_dataset(run: Run, source: str, spec: dict, out: Path, final: Path | None = None):
     """``(dataset, paths, labels, class_names)`` of ``gallery=source``: a split name (``train``,
-    ``val``, ``test``, ``query``, ``gallery``) or else a folder (``./test`` for one named so)."""
+    ``val``, ``test``, ``query``, ``gallery``) or else a folder (``./test`` for one named so).
+    In-memory images are written under ``out/gallery`` and named by where they will be once the
+    export is moved to ``final`` (default ``out``)."""
     if source not in SPLITS:
         files = list_images(source)
         labels, names = folder_labels(files, source)
         return (
-            ImageFiles(files, labels, eval_transform(spec), spec["channels"]),
+            ImageFiles(files, labels, eval_transform(spec), spec["channels"], "gallery"),
             files,
             labels,
             names,
@@ -155,11 +269,11 @@ def gallery_dataset(run: Run, source: str, spec: dict, out: Path):
     names = [str(originals.get(c, c)) for c in range(int(labels.max()) + 1)]  # the data's ids
     paths = item_names(dataset, source)
     if isinstance(dataset.split.items, np.ndarray):  # in-memory images: write them as PNGs
-        shutil.rmtree(out / "gallery", ignore_errors=True)  # a previous export's
-        paths = [str(out / "gallery" / names[y] / f"{i:06d}.png") for i, y in enumerate(labels)]
-        for i, path in enumerate(paths):
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
-            dataset.image(i).save(path)
+        where = [Path("gallery", names[y], f"{i:06d}.png") for i, y in enumerate(labels)]
+        paths = [str((final or out) / rel) for rel in where]
+        for i, rel in enumerate(where):
+            (out / rel).parent.mkdir(parents=True, exist_ok=True)
+            dataset.image(i).save(out / rel)
     return dataset, paths, labels, names
 
 
@@ -242,14 +356,33 @@ def index_spec(run: Run, options: dict[str, Any], size: int, n: int) -> dict[str
 def export_run(run: Run, options: dict[str, Any]) -> tuple[Path, IndexMeta]:
     """Export the models and the gallery index of ``run``; see the module docstring."""
     out = Path(options["out"]) if options["out"] else run.run_dir / "export"
+    if options["onnx"]:
+        check_onnx_installed()
+    check_out(out)
     model = load_model(run, "cpu")
     size = int(model.embedding_size)
     point = index_spec(run, options, size, 0)  # a mistake is refused before anything is written
     if options.get("calibrate"):
         calibration_settings(options)  # the same for the calibration options
-    out.mkdir(parents=True, exist_ok=True)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.new-", dir=out.parent))
+    try:
+        meta = _write_export(run, options, model, point, staging, out)
+        check_out(out)  # nothing changed there meanwhile
+        swap_in(staging, out)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)  # a failed export leaves nothing behind
+    return out, meta
+
+
+def _write_export(
+    run: Run, options: dict[str, Any], model, point: dict, out: Path, final: Path
+) -> IndexMeta:
+    """Write the whole export into ``out`` (a staging folder), its paths naming ``final``."""
+    size = int(model.embedding_size)
     spec = transform_spec(run.cfg.data)
-    dataset, paths, labels, names = gallery_dataset(run, str(options["gallery"]), spec, out)
+    source = str(options["gallery"])
+    dataset, paths, labels, names = gallery_dataset(run, source, spec, out, final)
     if options["index"] != "auto":  # IVF cells sized by the gallery
         point = index_spec(run, options, size, len(paths))
     sample = torch.stack([dataset[i][0] for i in range(min(16, len(dataset)))])
@@ -283,7 +416,7 @@ def export_run(run: Run, options: dict[str, Any]) -> tuple[Path, IndexMeta]:
     save_centroids(out, emb, meta)  # for classifier=centroid (scripts/predict.py)
     if options.get("calibrate"):
         meta = calibrate_bundle(out, model, options)
-    return out, meta
+    return meta
 
 
 def _main(options: dict[str, Any], overrides: list[str]) -> None:
@@ -324,6 +457,8 @@ def _main(options: dict[str, Any], overrides: list[str]) -> None:
                 f"warning: the target is met on only {got['n_accepted']} calibration answers; "
                 "precision on new queries may differ by several points (add calibration images)"
             )
+    else:
+        print(NO_THRESHOLD)
 
 
 def main(argv: list[str]) -> int:

@@ -8,6 +8,8 @@ number). Prints a table and writes into ``out`` (default ``INDEX_DIR/predictions
 ``predictions.csv``, ``predictions.json`` (with the evidence: the neighbours) and, with
 ``pictures=true``, one PNG per query (the retrieval picture with the decision written under it:
 green = a class, orange = unknown). Queries in sub-folders named like an index class are scored.
+Without a threshold (an export without ``calibrate=``, or ``threshold=none``) the summary's last
+line says that no rejection is active and how to calibrate (:data:`NO_REJECTION`).
 """
 
 from __future__ import annotations
@@ -21,14 +23,13 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageDraw
 
-from metriclab.data.images import load_image
 from metriclab.errors import ConfigError
 from metriclab.render import Match, query_sheet
 from metriclab.serving.args import run_command
 from metriclab.serving.bundle import decide, load_centroids
-from metriclab.serving.embedding import ImageFiles, embed, eval_transform, list_images
+from metriclab.serving.embedding import ImageFiles, embed, eval_transform, list_images, read_image
 from metriclab.serving.index import IndexMeta, load_index
-from metriclab.serving.search import load_embedder, query_labels
+from metriclab.serving.search import GALLERY_FIX, load_embedder, query_labels
 
 OPTIONS: dict[str, Any] = {
     "index": None,  # the folder written by scripts/export.py
@@ -45,6 +46,11 @@ OPTIONS: dict[str, Any] = {
     "progress": True,
 }
 UNKNOWN = "unknown"
+#: The summary's last line when no threshold rejects anything (``{why}``: the reason).
+NO_REJECTION = (
+    "note: no rejection is active ({why}): every query was answered with a class, none is "
+    "unknown; export with calibrate=DIR to calibrate a threshold, or pass threshold=VALUE"
+)
 ORANGE = (230, 140, 20)
 
 
@@ -54,6 +60,8 @@ def resolve(options: dict[str, Any], meta: IndexMeta) -> tuple[str, int, float, 
     calibrated = meta.classifier or {}
     method = options["classifier"]
     method = calibrated.get("method", "knn") if method == "auto" else method
+    if int(options["k"]) < 0:
+        raise ConfigError(f"k={options['k']}: expected 0 (the calibrated k, else 5) or more")
     k = int(options["k"]) or int(calibrated.get("k", 5))
     t = float(options["temperature"])
     t = float(calibrated.get("temperature", 0.0)) if t < 0 else t
@@ -66,11 +74,7 @@ def resolve(options: dict[str, Any], meta: IndexMeta) -> tuple[str, int, float, 
             return method, k, float(text), t
         except ValueError:
             raise ConfigError(f"threshold={text}: expected auto, none or a number") from None
-    if not calibrated:
-        print(
-            "note: the index has no calibrated threshold (export with calibrate=DIR); "
-            "every query gets a class"
-        )
+    if not calibrated:  # the summary says so (NO_REJECTION)
         return method, k, float("-inf"), t
     same = calibrated["method"] == method and (
         calibrated.get("temperature", 0.0) == t if method == "centroid" else calibrated["k"] == k
@@ -117,7 +121,8 @@ def predict(options: dict[str, Any]) -> list[dict[str, Any]]:
     truth = query_labels(files, Path(options["query"]).expanduser(), meta.class_names)
     strangers = stranger_marks(files, Path(options["query"]).expanduser())
     model = load_embedder(folder, meta, options["model"])
-    dataset = ImageFiles(files, truth, eval_transform(meta.transform), meta.transform["channels"])
+    transform, channels = eval_transform(meta.transform), meta.transform["channels"]
+    dataset = ImageFiles(files, truth, transform, channels, "query")
     emb, _ = embed(model, dataset, options["batch_size"], "cpu", 0, options["progress"], "query")
     centroids = load_centroids(folder, index, meta) if method == "centroid" else None
     got = decide(index, meta, centroids, emb, method, k, temperature=temperature)
@@ -149,25 +154,31 @@ def predict(options: dict[str, Any]) -> list[dict[str, Any]]:
             }
         )
         if options["pictures"]:
-            images = [(load_image(m.path, mode="RGB"), m) for m in matches]
-            sheet = query_sheet(
-                load_image(path, mode="RGB"), int(truth[q]), images, options["thumbnail"]
-            )
+            images = [(read_image(m.path, "RGB", GALLERY_FIX), m) for m in matches]
+            query = read_image(path, "RGB")
+            sheet = query_sheet(query, int(truth[q]), images, options["thumbnail"])
             text = (
                 f"{rows[-1]['answer']}  ({method} confidence {conf:.3f}, threshold {threshold:.3f})"
             )
             decision_picture(sheet, text, accepted).save(out / f"{q:04d}_{Path(path).stem}.png")
-    _write_and_print(rows, out, method, k, threshold)
+    note = ""
+    if threshold == float("-inf"):
+        off = str(options["threshold"]).lower() in ("none", "null", "off")
+        why = "threshold=none" if off else "the index has no calibrated threshold"
+        note = NO_REJECTION.format(why=why)
+    _write_and_print(rows, out, method, k, threshold, note)
     return rows
 
 
-def _write_and_print(rows: list[dict], out: Path, method: str, k: int, threshold: float) -> None:
+def _write_and_print(
+    rows: list[dict], out: Path, method: str, k: int, threshold: float, note: str = ""
+) -> None:
     fields = ["query", "answer", "class", "confidence", "accepted", "truth"]
     with open(out / "predictions.csv", "w", newline="", encoding="utf-8") as f:
         writer = csv.DictWriter(f, fieldnames=fields, extrasaction="ignore")
         writer.writeheader()
         writer.writerows(rows)
-    header = {"classifier": method, "k": k, "threshold": threshold}
+    header = {"classifier": method, "k": k, "threshold": threshold, "rejection": not note}
     (out / "predictions.json").write_text(
         json.dumps({**header, "predictions": rows}, indent=1), encoding="utf-8"
     )
@@ -192,6 +203,8 @@ def _write_and_print(rows: list[dict], out: Path, method: str, k: int, threshold
         f"{sum(r['accepted'] for r in rows)} of {len(rows)} answered with a class "
         f"({method}, k={k}, threshold {threshold:.4f}); wrote {out / 'predictions.csv'}"
     )
+    if note:
+        print(note)
 
 
 def main(argv: list[str]) -> int:

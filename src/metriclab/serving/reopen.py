@@ -1,6 +1,6 @@
 """A trained run, reopened: its checkpoint, its saved config (with overrides), its model.
 
-A run directory (see SPEC.md) holds ``.hydra/config.yaml`` and ``checkpoints/*.ckpt``;
+A run directory (README.md lists its files) holds ``.hydra/config.yaml`` and ``checkpoints/*.ckpt``;
 :func:`open_run` finds both from a checkpoint path, applies command-line overrides to the saved
 config (``data=cub`` swaps a whole config group, ``data.root=DIR`` sets one value) and
 :func:`load_model` rebuilds the embedding model and loads the checkpoint's weights
