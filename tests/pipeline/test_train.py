@@ -9,6 +9,7 @@ import pytest
 import torch
 from omegaconf import OmegaConf
 
+from metriclab.data import MPerClassSampler, RandomBatchSampler
 from metriclab.errors import ConfigError
 from metriclab.pipeline import train
 
@@ -143,9 +144,19 @@ def test_sampler_config_errors_surface_before_training(make_cfg):
 
 
 def test_random_sampler_and_scheduler_options(make_cfg):
-    for overrides in (["sampler=random", "scheduler=step"], ["scheduler=none", "optimizer=sgd"]):
-        metrics, _ = train(make_cfg(*overrides, "debug=fdr"))
+    """The chosen sampler, optimizer and scheduler are the ones the real Trainer runs with."""
+    cases = (
+        (["sampler=random", "scheduler=step"], RandomBatchSampler, torch.optim.Adam, True),
+        (["scheduler=none", "optimizer=sgd"], MPerClassSampler, torch.optim.SGD, False),
+    )
+    for overrides, sampler_type, optimizer_type, scheduled in cases:
+        metrics, objects = train(make_cfg(*overrides, "debug=fdr"))
         assert 0.0 <= metrics["test/recall@1"] <= 1.0
+        batches = objects["datamodule"].train_dataloader().batch_sampler
+        assert type(batches) is sampler_type, overrides
+        (optimizer,) = objects["trainer"].optimizers
+        assert type(optimizer) is optimizer_type, overrides
+        assert bool(objects["trainer"].lr_scheduler_configs) is scheduled, overrides
 
 
 def test_config_is_plain_yaml_after_resolution(make_cfg):
