@@ -7,7 +7,9 @@ A module of its own, not ``conftest``: several test folders have a ``conftest.py
 
 from __future__ import annotations
 
+import logging
 import os
+import runpy
 import subprocess
 import sys
 from pathlib import Path
@@ -111,3 +113,21 @@ def refused(cfg, capsys, status: int = 2) -> str:
     assert "Traceback" not in err
     assert not (Path(cfg.paths.output_dir) / "metrics.json").exists()
     return lines[0]
+
+
+def hydra_main(monkeypatch, *argv: str) -> None:
+    """``python train.py *argv`` in this process (the torch import paid once); the logging setup
+    Hydra makes is undone. A non-zero exit propagates as ``SystemExit``."""
+    root = logging.getLogger()
+    saved = root.handlers[:], root.level
+    monkeypatch.setattr(sys, "argv", ["train.py", *argv])
+    GlobalHydra.instance().clear()
+    try:
+        runpy.run_path(str(ROOT / "train.py"), run_name="__main__")
+    finally:
+        GlobalHydra.instance().clear()
+        for handler in root.handlers[:]:
+            if handler not in saved[0]:
+                root.removeHandler(handler)
+                handler.close()
+        root.handlers[:], root.level = saved

@@ -8,15 +8,12 @@ from __future__ import annotations
 
 import csv
 import json
-import logging
-import runpy
 import sys
 from pathlib import Path
 
 import pytest
 import yaml
-from config_helpers import TINY
-from hydra.core.global_hydra import GlobalHydra
+from config_helpers import TINY, hydra_main
 from omegaconf import open_dict
 
 from metriclab.errors import ConfigError
@@ -24,23 +21,6 @@ from metriclab.pipeline import sweeps
 from metriclab.runs import compare as report
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def hydra_main(monkeypatch, *argv: str) -> None:
-    """``python train.py *argv`` in this process; the logging setup Hydra makes is undone."""
-    root = logging.getLogger()
-    saved = root.handlers[:], root.level
-    monkeypatch.setattr(sys, "argv", ["train.py", *argv])
-    GlobalHydra.instance().clear()
-    try:
-        runpy.run_path(str(ROOT / "train.py"), run_name="__main__")
-    finally:
-        GlobalHydra.instance().clear()
-        for handler in root.handlers[:]:
-            if handler not in saved[0]:
-                root.removeHandler(handler)
-                handler.close()
-        root.handlers[:], root.level = saved
 
 
 def read_status(job: Path) -> dict:

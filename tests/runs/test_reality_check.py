@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
+from config_helpers import hydra_main
 from scipy import stats
 
 from metriclab.errors import ConfigError
@@ -218,31 +219,6 @@ def test_runs_of_two_data_sets_are_refused_in_one_line(tmp_path, capsys):
 
 
 # ----------------------------------------------------------------------------- the real thing
-def hydra_main(monkeypatch, *argv: str) -> None:
-    """``python train.py *argv`` in this process (the torch import paid once)."""
-    import logging
-    import runpy
-    import sys
-
-    from hydra.core.global_hydra import GlobalHydra
-
-    root = logging.getLogger()
-    saved = root.handlers[:], root.level
-    monkeypatch.setattr(sys, "argv", ["train.py", *argv])
-    GlobalHydra.instance().clear()
-    try:
-        runpy.run_path(str(Path(__file__).resolve().parents[2] / "train.py"), run_name="__main__")
-    except SystemExit as done:
-        assert not done.code, done.code
-    finally:
-        GlobalHydra.instance().clear()
-        for handler in root.handlers[:]:
-            if handler not in saved[0]:
-                root.removeHandler(handler)
-                handler.close()
-        root.handlers[:], root.level = saved
-
-
 TINY_GLYPHS = [
     "data.reader.classes=32",
     "data.reader.train_classes=16",
