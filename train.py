@@ -6,7 +6,7 @@ from pathlib import Path
 import hydra
 from omegaconf import DictConfig
 
-from metriclab.pipeline.cli import check_command_line, explain_import_failures, run
+from metriclab.commands.train import check_command_line, explain_import_failures, run
 
 CONFIGS = Path(__file__).resolve().parent / "configs"
 

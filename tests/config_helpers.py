@@ -98,11 +98,11 @@ def as_sweep_job(tmp_path: Path, sweep: list[str], job: list[str]) -> None:
 
 
 def refused(cfg, capsys, status: int = 2) -> str:
-    """Run the CLI wrapper (:func:`metriclab.pipeline.cli.run`) on ``cfg``; check the status,
+    """Run the CLI wrapper (:func:`metriclab.commands.train.run`) on ``cfg``; check the status,
     one ``error:`` line, no traceback and no ``metrics.json``; return the line."""
     import pytest
 
-    from metriclab.pipeline.cli import run
+    from metriclab.commands.train import run
 
     with pytest.raises(SystemExit) as exited:
         run(cfg)

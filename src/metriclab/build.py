@@ -1,7 +1,7 @@
 """Factories: each part of a run built from its config group with ``hydra.utils.instantiate``.
 
 ``train(cfg)`` (:mod:`metriclab.pipeline.training`) and the scripts that reopen a run
-(:mod:`metriclab.serving.reopen`) build the same parts the same way, from here:
+(:mod:`metriclab.deployment.loading`) build the same parts the same way, from here:
 
 - :func:`build_datamodule` - ``data`` + ``sampler``;
 - :func:`build_model` - ``backbone`` + ``head`` (normalised as the loss expects);
@@ -27,7 +27,7 @@ from metriclab.data import MetricDataModule
 from metriclab.errors import ConfigError
 from metriclab.losses.base import complete_loss
 from metriclab.models import EmbeddingModel
-from metriclab.settings import ModuleSettings
+from metriclab.module.settings import ModuleSettings
 
 
 def is_enabled(node: Any) -> bool:

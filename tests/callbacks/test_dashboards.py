@@ -16,7 +16,7 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 from metriclab.callbacks.dashboards import RetrievalDashboard, grid_caption_size
 from metriclab.callbacks.evaluator import RetrievalEvaluator
 from metriclab.callbacks.similarity_chart import NEGATIVE, POSITIVE, separation
-from metriclab.render import GREEN, RED
+from metriclab.pictures.sheets import GREEN, RED
 
 
 def events(log_dir: Path) -> EventAccumulator:

@@ -16,7 +16,7 @@ from metriclab.pipeline import train
 
 
 def test_recognition_metrics_when_asked(make_cfg) -> None:
-    from metriclab.evaluation.recognition import recognition_metrics
+    from metriclab.recognition.metrics import recognition_metrics
 
     metrics, objects = train(make_cfg("callbacks.evaluator.recognition=true"))
     for key in ("closed/knn_acc@1", "closed/centroid_acc@all", "openset/knn_auroc"):

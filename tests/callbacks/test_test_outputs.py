@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from metriclab.evaluation import retrieval_metrics
+from metriclab.metrics import retrieval_metrics
 from metriclab.pipeline import train
 
 

@@ -15,8 +15,8 @@ import shlex
 import pytest
 from config_helpers import CONFIGS, ROOT, compose_config
 
-from metriclab.pipeline.cli import null_groups_deleted, unknown_group_option, unknown_setting
-from metriclab.settings import check_arguments
+from metriclab.commands.arguments import check_arguments
+from metriclab.commands.train import null_groups_deleted, unknown_group_option, unknown_setting
 
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 COMMAND = re.compile(r"(?:python3? |torchrun [^`]*?)train\.py(?P<args>[^`\n#|]*)")

@@ -23,20 +23,26 @@ SRC = ROOT / "src" / "metriclab"
 #: Lowest first: a module may import its own package and any package of an earlier layer.
 LAYERS = [
     {"errors"},
-    {"console", "tuples", "settings", "render"},
+    {"console", "tuples"},
     {"distances"},
     {"losses"},
     {"miners"},
     {"models"},
     {"data"},
     {"schedulers"},
-    {"evaluation"},
+    {"search"},
+    {"metrics"},
+    {"recognition"},
+    {"pictures"},
     {"runs"},
     {"loggers"},
     {"callbacks"},
+    {"module"},
     {"build"},
-    {"serving"},
+    {"deployment"},
+    {"service"},
     {"pipeline"},
+    {"commands"},
 ]
 RANK = {name: i for i, layer in enumerate(LAYERS) for name in layer}
 
@@ -51,7 +57,7 @@ GROUP_PACKAGES = {
     "scheduler": "schedulers",
     "callbacks": "callbacks",
     "logger": "loggers",
-    "module": "settings",
+    "module": "module",
 }
 
 #: Config names built by a module named after their family (said in the package docstring).

@@ -1,6 +1,6 @@
 """Bad input is refused with one actionable line, a non-zero exit and no ``metrics.json``.
 
-Most cases call the CLI wrapper (:func:`metriclab.pipeline.cli.run`) in-process and check its
+Most cases call the CLI wrapper (:func:`metriclab.commands.train.run`) in-process and check its
 exit status and stderr; the two that Hydra itself would handle (an unknown ``group=option``, a
 run directory that holds a run) start ``train.py`` in a subprocess.
 """
@@ -15,9 +15,9 @@ import torch
 from config_helpers import TINY, compose_config, one_error_line, refused, run_train
 from omegaconf import read_write
 
+from metriclab.commands.train import run, unknown_group_option
 from metriclab.errors import ConfigError
 from metriclab.pipeline import train
-from metriclab.pipeline.cli import run, unknown_group_option
 from metriclab.runs.run_dir import RunDirGuard
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -220,7 +220,7 @@ def test_a_target_that_cannot_be_imported_names_the_root_cause(tmp_path, where):
 
 
 def test_an_unknown_setting_names_the_valid_keys_and_the_closest():
-    from metriclab.pipeline.cli import unknown_setting
+    from metriclab.commands.train import unknown_setting
 
     configs = ROOT / "configs"
     line = unknown_setting(["optimizer.lrr=0.1"], configs)

@@ -105,7 +105,7 @@ def test_real_run_writes_the_run_directory(make_cfg, tmp_path):
 def test_test_metrics_come_from_the_best_checkpoint(make_cfg, tmp_path):
     import torch
 
-    from metriclab.evaluation import retrieval_metrics
+    from metriclab.metrics import retrieval_metrics
 
     _, objects = train(make_cfg("trainer.max_epochs=2"))
     best = objects["best_ckpt"]

@@ -13,7 +13,7 @@ from config_helpers import hydra_main
 from scipy import stats
 
 from metriclab.errors import ConfigError
-from metriclab.evaluation import retrieval_metrics
+from metriclab.metrics import retrieval_metrics
 from metriclab.runs import reality_check as rc
 
 

@@ -11,7 +11,7 @@ import pytest
 import torch
 from PIL import Image
 
-from metriclab.evaluation import retrieval_metrics
+from metriclab.metrics import retrieval_metrics
 
 SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "benchmarks" / "omniglot.py"
 spec = importlib.util.spec_from_file_location("metriclab_benchmark_omniglot", SCRIPT)

@@ -30,8 +30,7 @@ from pytorch_lightning.loggers import TensorBoardLogger
 
 from metriclab.callbacks.evaluator import RetrievalEvaluator
 from metriclab.callbacks.similarity_chart import similarity_chart
-from metriclab.evaluation.inputs import unit_rows
-from metriclab.render import (
+from metriclab.pictures.sheets import (
     BLUE,
     LEGEND,
     captioned,
@@ -42,6 +41,7 @@ from metriclab.render import (
     thumbnail,
     tile_captions,
 )
+from metriclab.search.inputs import unit_rows
 
 
 def grid_caption_size(thumbnail_size: int) -> int:

@@ -28,7 +28,7 @@ import torch.nn.functional as F
 from torch.utils.data import Dataset
 
 from metriclab.data.feature_cache import FeatureDataset, prefix_outputs
-from metriclab.evaluation import clustering_metrics, retrieval_metrics
+from metriclab.metrics import clustering_metrics, retrieval_metrics
 
 log = logging.getLogger("metriclab")
 #: The validation metrics the progress bar shows (the rest are in the logs and the final table).
@@ -93,7 +93,7 @@ class RetrievalEvaluator(pl.Callback):
             Matryoshka loss's prefixes when training with ``loss=matryoshka`` (set by the
             pipeline), else none.
         recognition: also the open-set recognition protocol of
-            :func:`metriclab.evaluation.recognition.recognition_metrics` (closed-set accuracy of
+            :func:`metriclab.recognition.metrics.recognition_metrics` (closed-set accuracy of
             k-NN and centroid classifiers with 1, 5 and all images enrolled, open-set AUROC,
             precision / coverage at a threshold calibrated for ``target_precision`` on one query
             half and measured on the other), logged as ``<stage>/closed/...`` and
@@ -264,7 +264,7 @@ class RetrievalEvaluator(pl.Callback):
             if self.nmi[stage]:
                 metrics["nmi"] = clustering_metrics(emb, labels, seed=self.seed)["nmi"]
             if self.recognition and gallery is None and len(np.unique(labels)) >= 4:
-                from metriclab.evaluation.recognition import recognition_metrics
+                from metriclab.recognition.metrics import recognition_metrics
 
                 found, _ = recognition_metrics(
                     torch.as_tensor(emb).float().cpu().numpy(),

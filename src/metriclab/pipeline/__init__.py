@@ -10,7 +10,7 @@ import importlib
 from typing import Any
 
 _LAZY = {
-    "MetricLearningModule": "metriclab.pipeline.module",
+    "MetricLearningModule": "metriclab.module.lightning",
     "train": "metriclab.pipeline.training",
 }
 

@@ -27,7 +27,7 @@ from typing import Any
 import torch
 from omegaconf import DictConfig, OmegaConf
 
-from metriclab.evaluation import clustering_metrics, retrieval_metrics
+from metriclab.metrics import clustering_metrics, retrieval_metrics
 
 #: The config groups the final table names (the run's main choices).
 CHOICES = ("data", "backbone", "loss", "miner")

@@ -125,7 +125,7 @@ def release_process_group(saved_env: dict[str, str | None]) -> None:
 
 
 def _error_line(exc: BaseException) -> str:
-    from metriclab.pipeline.cli import import_failure_line
+    from metriclab.errors import import_failure_line
 
     broken = import_failure_line(exc)  # the root cause of "Error locating target"
     if broken is not None:

@@ -33,10 +33,11 @@ from metriclab.build import (
 )
 from metriclab.callbacks.evaluator import RetrievalEvaluator
 from metriclab.callbacks.preemption import preemption_exit
+from metriclab.commands.arguments import check_arguments
 from metriclab.data import MetricDataModule
 from metriclab.data.feature_cache import frozen_feature_cache
 from metriclab.models import EmbeddingModel
-from metriclab.pipeline.module import MetricLearningModule
+from metriclab.module.lightning import MetricLearningModule
 from metriclab.pipeline.summary import (
     choices_title,
     comparison_table,
@@ -46,7 +47,6 @@ from metriclab.pipeline.summary import (
 )
 from metriclab.runs.report import write_json_atomic
 from metriclab.runs.run_dir import check_run_dir, is_resuming, prepare_run
-from metriclab.settings import check_arguments
 
 log = logging.getLogger("metriclab")
 

@@ -49,15 +49,15 @@ from typing import Any
 import numpy as np
 
 from metriclab.errors import ConfigError
-from metriclab.evaluation import retrieval_metrics
-from metriclab.evaluation.knn import nearest_neighbors
-from metriclab.evaluation.metrics import (
+from metriclab.metrics import retrieval_metrics
+from metriclab.metrics.formulas import (
     average_precision_at_r,
     neighbour_hits,
     r_precision,
     relevant_counts,
 )
 from metriclab.runs.compare import SKIPPED, find_runs, load
+from metriclab.search.knn import nearest_neighbors
 
 METRICS = ("precision@1", "r_precision", "map@r")
 NAMES = {"precision@1": "P@1", "r_precision": "R-precision", "map@r": "MAP@R"}
@@ -170,7 +170,7 @@ def per_query_metrics(
     import torch
 
     from metriclab.distances.base import l2_normalize
-    from metriclab.evaluation.inputs import as_embeddings, as_labels
+    from metriclab.search.inputs import as_embeddings, as_labels
 
     x = as_embeddings(embeddings, "embeddings")
     y = as_labels(labels, x.shape[0], "labels")

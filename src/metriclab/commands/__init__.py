@@ -1,0 +1,1 @@
+"""Command front-ends: one module per command of ``scripts/``."""

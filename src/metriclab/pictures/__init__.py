@@ -1,0 +1,1 @@
+"""Pictures: result sheets and thumbnails, the HTML page."""
