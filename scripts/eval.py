@@ -1,16 +1,32 @@
-"""Evaluate a trained checkpoint: ``python scripts/eval.py ckpt_path=PATH [options] [overrides]``.
+"""Evaluate a trained checkpoint: ``python scripts/eval.py ckpt_path=PATH [key=value ...]``.
 
-Options (``key=value``): ``split=test|val|train``, ``save_embeddings=true``, ``nmi=false``,
-``device=auto|cpu|cuda``, ``batch_size=N``, ``num_workers=N``, ``out=DIR``, ``progress=false``.
-Any other ``key=value`` overrides the run's saved config (``data=cub data.root=DIR``). Writes
-``RUN_DIR/eval/<checkpoint>-<data>-<split>/metrics.json``; see :mod:`metriclab.serving.evaluate`.
-``openset=true`` adds closed-set accuracy, open-set AUROC, the calibrated threshold measured on a
-held-out query half, TAR@FAR on pairs and ``precision_coverage.png`` (docs/classification.md).
+A Hydra app whose primary config is ``configs/eval.yaml`` (``--help`` lists its settings:
+``split``, ``save_embeddings``, ``nmi``, ``device``, ``batch_size``, ``num_workers``, ``out``,
+``progress``, ``openset`` ...). Any other ``key=value`` must be a setting of ``train.py``: it
+overrides the run's saved config (``data=cub data.root=DIR``). Writes
+``RUN_DIR/eval/<checkpoint>-<data>-<split>/metrics.json``; ``openset=true`` adds closed-set
+accuracy, open-set AUROC, the calibrated threshold, TAR@FAR and ``precision_coverage.png``
+(docs/classification.md). See :mod:`metriclab.commands.evaluate`. A mistake prints one
+``error:`` line and exits with status 2.
 """
 
 import sys
 
-from metriclab.serving.evaluate import main
+import hydra
+from omegaconf import DictConfig
+
+from metriclab.commands import app
+
+CONFIG = "eval"  # configs/eval.yaml
+
+
+@hydra.main(version_base="1.3", config_path="../configs", config_name=CONFIG)
+def main(cfg: DictConfig) -> None:
+    from metriclab.commands.evaluate import run  # the heavy imports: after the checks
+
+    sys.exit(app.run_config(cfg, run))
+
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    sys.argv[1:] = app.check_command_line(CONFIG, sys.argv[1:])
+    main()

@@ -24,38 +24,26 @@ the wall time of each side, with the load average.
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import subprocess
 import sys
-import tarfile
 import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
+from head_to_head import DATA, KS, print_machine, recall_at_k
+from head_to_head import find_root as _find_root
+from head_to_head import run_ours as _run_ours
 from omegaconf import OmegaConf
 from PIL import Image
 from torch import nn
 from torchvision import transforms as T
 
-REPO = Path(__file__).resolve().parents[2]
-ARCHIVE = REPO.parent / "shared" / "data" / "cub100.tar.gz"
-KS = (1, 2, 4, 8)
+ARCHIVE = DATA / "cub100.tar.gz"
 
 
-def find_root(args) -> Path:
+def find_root(args: argparse.Namespace) -> Path:
     """The folder holding ``CUB_200_2011/`` (extracting ``--archive`` when needed)."""
-    if args.root:
-        return Path(args.root)
-    archive = Path(args.archive or ARCHIVE)
-    if not archive.is_file():
-        sys.exit(f"error: no CUB archive at {archive}; pass --root DIR or --archive FILE")
-    dest = Path(tempfile.mkdtemp(prefix="cub-"))
-    with tarfile.open(archive) as tar:
-        tar.extractall(dest, filter="data")
-    return dest
+    return _find_root(args, ARCHIVE, "CUB archive", "cub")
 
 
 def load_split(root: Path) -> dict[str, tuple[list[Image.Image], torch.Tensor]]:
@@ -73,21 +61,6 @@ def load_split(root: Path) -> dict[str, tuple[list[Image.Image], torch.Tensor]]:
         images = [Image.open(base / "images" / paths[i]).convert("RGB") for i in ids]
         out[split] = (images, torch.tensor([int(labels[i]) for i in ids]))
     return out
-
-
-def recall_at_k(embeddings: torch.Tensor, labels: torch.Tensor) -> dict[str, float]:
-    """Recall@K among all items, each query's own row left out (bare FAISS exact search)."""
-    import faiss
-
-    x = torch.nn.functional.normalize(embeddings, dim=1).numpy().astype(np.float32)
-    index = faiss.IndexFlatIP(x.shape[1])
-    index.add(x)
-    _, ids = index.search(x, max(KS) + 1)
-    y = labels.numpy()
-    own = ids == np.arange(len(x))[:, None]
-    neighbours = np.stack([row[~mask][: max(KS)] for row, mask in zip(ids, own, strict=True)])
-    hits = y[neighbours] == y[:, None]
-    return {f"test/recall@{k}": float(hits[:, :k].any(1).mean()) for k in KS}
 
 
 class PeerModel(nn.Module):
@@ -154,21 +127,9 @@ def run_peer(data, seconds: float, size: int = 160, seed: int = 0) -> dict[str, 
 def run_ours(
     root: Path, overrides: list[str], out: Path, train_labels: torch.Tensor
 ) -> dict[str, float]:
-    command = [
-        sys.executable,
-        str(REPO / "train.py"),
-        "experiment=cub_lite0",
-        f"data.root={root}",
-        f"hydra.run.dir={out}",
-        "callbacks.progress_bar=null",
-        "logger=csv",
-        *overrides,
-    ]
-    print("ours:", " ".join(command[1:]), flush=True)
-    result = subprocess.run(command, cwd=REPO, env={**os.environ, "PYTHONWARNINGS": "ignore"})
-    if result.returncode != 0:
-        sys.exit(f"error: train.py exited with {result.returncode}")
-    metrics = json.loads((out / "metrics.json").read_text())
+    """Our side (:func:`head_to_head.run_ours`, with the CSV logger), plus its training images/s
+    (the cached stages' one pass counted as training time)."""
+    metrics = _run_ours("cub_lite0", root, overrides, out, fixed=("logger=csv",))
     cfg = OmegaConf.load(out / ".hydra" / "config.yaml")
     batch, epochs = int(cfg.data.batch_size), int(cfg.trainer.max_epochs)
     limit = cfg.trainer.limit_train_batches
@@ -210,10 +171,7 @@ def main() -> None:
             **run_peer(data, budget),
             "wall_s": time.perf_counter() - start,
         }
-    print(
-        f"\ntorch {torch.__version__}, {torch.get_num_threads()} threads, "
-        f"load average {os.getloadavg()[0]:.2f} at the end"
-    )
+    print_machine()
     print("| run | R@1 | R@2 | R@4 | R@8 | training s | training images/s | wall s |")
     print("|---|---|---|---|---|---|---|---|")
     for name, m in rows.items():

@@ -76,7 +76,7 @@ def worker(method: str, n: int, d: int, repeats: int, qg: bool) -> dict:
     import faiss
     import torch
 
-    import metriclab.evaluation.retrieval as retrieval
+    import metriclab.metrics.retrieval as retrieval
 
     x, y = sop_like(n, d)
     k = search_k(y)
@@ -182,7 +182,7 @@ def main() -> None:
 
     import faiss
 
-    from metriclab.evaluation.precision import fast_bf16
+    from metriclab.search.matmul_precision import fast_bf16
 
     sizes = [tuple(int(v) for v in size.split("x")) for size in args.sizes.split(",")]
     if args.quick:

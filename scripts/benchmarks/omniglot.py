@@ -23,35 +23,22 @@ Prints one table: Recall@{1,2,4,8}, training seconds and the wall time of each s
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import subprocess
-import sys
-import tarfile
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
+from head_to_head import DATA, KS, print_machine, recall_at_k, run_ours
+from head_to_head import find_root as _find_root
 from torch import nn
 
-REPO = Path(__file__).resolve().parents[2]
-ARCHIVE = REPO.parent / "shared" / "data" / "omniglot.tar.gz"
-KS = (1, 2, 4, 8)
+ARCHIVE = DATA / "omniglot.tar.gz"
 
 
-def find_root(args) -> Path:
+def find_root(args: argparse.Namespace) -> Path:
     """The folder holding ``images_background/`` (extracting ``--archive`` when needed)."""
-    if args.root:
-        return Path(args.root)
-    archive = Path(args.archive or ARCHIVE)
-    if not archive.is_file():
-        sys.exit(f"error: no Omniglot at {archive}; pass --root DIR or --archive FILE")
-    dest = Path(tempfile.mkdtemp(prefix="omniglot-"))
-    with tarfile.open(archive) as tar:
-        tar.extractall(dest, filter="data")
-    return dest / "omniglot"
+    return _find_root(args, ARCHIVE, "Omniglot", "omniglot", inside="omniglot")
 
 
 def load_set(folder: Path, size: int = 28) -> tuple[torch.Tensor, torch.Tensor]:
@@ -78,21 +65,6 @@ def conv4() -> nn.Module:
             nn.MaxPool2d(2),
         ]
     return nn.Sequential(*blocks, nn.Flatten(), nn.Linear(64, 128))
-
-
-def recall_at_k(embeddings: torch.Tensor, labels: torch.Tensor) -> dict[str, float]:
-    """Recall@K among all items, each query's own row left out (bare FAISS exact search)."""
-    import faiss
-
-    x = torch.nn.functional.normalize(embeddings, dim=1).numpy().astype(np.float32)
-    index = faiss.IndexFlatIP(x.shape[1])
-    index.add(x)
-    _, ids = index.search(x, max(KS) + 1)
-    y = labels.numpy()
-    own = ids == np.arange(len(x))[:, None]
-    neighbours = np.stack([row[~mask][: max(KS)] for row, mask in zip(ids, own, strict=True)])
-    hits = y[neighbours] == y[:, None]
-    return {f"test/recall@{k}": float(hits[:, :k].any(1).mean()) for k in KS}
 
 
 def run_peer(root: Path, epochs: int, seed: int = 0) -> dict[str, float]:
@@ -130,23 +102,6 @@ def run_peer(root: Path, epochs: int, seed: int = 0) -> dict[str, float]:
     return {**recall_at_k(embeddings, test_y), "train_time_s": train_time}
 
 
-def run_ours(root: Path, overrides: list[str], out: Path) -> dict[str, float]:
-    command = [
-        sys.executable,
-        str(REPO / "train.py"),
-        "experiment=omniglot",
-        f"data.root={root}",
-        f"hydra.run.dir={out}",
-        "callbacks.progress_bar=null",
-        *overrides,
-    ]
-    print("ours:", " ".join(command[1:]), flush=True)
-    result = subprocess.run(command, cwd=REPO, env={**os.environ, "PYTHONWARNINGS": "ignore"})
-    if result.returncode != 0:
-        sys.exit(f"error: train.py exited with {result.returncode}")
-    return json.loads((out / "metrics.json").read_text())
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--root", help="folder holding images_background/ and images_evaluation/")
@@ -169,13 +124,10 @@ def main() -> None:
         out = Path(tempfile.mkdtemp(prefix="omniglot-run-"))
         label = " ".join(["experiment=omniglot", *args.overrides])
         rows[f"metriclab: {label}"] = {
-            **run_ours(root, args.overrides, out),
+            **run_ours("omniglot", root, args.overrides, out),
             "wall_s": time.perf_counter() - start,
         }
-    print(
-        f"\ntorch {torch.__version__}, {torch.get_num_threads()} threads, "
-        f"load average {os.getloadavg()[0]:.2f} at the end"
-    )
+    print_machine()
     print("| run | R@1 | R@2 | R@4 | R@8 | training s | wall s |")
     print("|---|---|---|---|---|---|---|")
     for name, m in rows.items():

@@ -2,7 +2,7 @@
 
 Reads ``test_embeddings.npy`` / ``test_labels.npy`` written by
 ``scripts/eval.py ckpt_path=PATH save_embeddings=true`` and runs the protocol of
-:mod:`metriclab.evaluation.recognition` (enrol 5 items of half the classes; query items 6..
+:mod:`metriclab.recognition.metrics` (enrol 5 items of half the classes; query items 6..
 of all classes; calibrate on one query half, measure on the other) for each classifier and
 target precision, over ``seeds`` class splits (seed 0, 1, ...). Prints one row per setting:
 AUROC, the held-out precision (mean, and the largest distance from the target), the held-out
@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from metriclab.evaluation.recognition import recognition_metrics
+from metriclab.recognition.metrics import recognition_metrics
 
 SETTINGS = [("knn", 5, 0.0), ("centroid", 5, 0.0), ("centroid", 5, 0.1), ("centroid", 5, "auto")]
 TARGETS = (0.95, 0.9, 0.8)

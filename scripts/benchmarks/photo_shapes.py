@@ -34,7 +34,7 @@ from PIL import Image
 
 from metriclab.data.readers import read_cub
 from metriclab.data.transforms import build_transform
-from metriclab.evaluation import retrieval_metrics
+from metriclab.metrics import retrieval_metrics
 from metriclab.models import EfficientNetLite, EfficientNetLiteConcat
 from metriclab.models.lite_weights import LITE_MEAN, LITE_STD, wheel_weights_file
 

@@ -40,9 +40,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from metriclab.serving.index import load_index
-from metriclab.serving.service.client import Client, ServiceProcess
-from metriclab.serving.service.gallery import Gallery
+from metriclab.deployment.index import load_index
+from metriclab.service.client import Client, ServiceProcess
+from metriclab.service.gallery import Gallery
 
 SERVE = Path(__file__).resolve().parents[1] / "serve.py"
 

@@ -6,8 +6,14 @@
 - :func:`build_datamodule` - ``data`` + ``sampler``;
 - :func:`build_model` - ``backbone`` + ``head`` (normalised as the loss expects);
 - :func:`build_loss` / :func:`build_miner` - ``loss`` (sizes filled in) and ``miner``;
-- :func:`build_callbacks`, :func:`build_loggers`, :func:`build_trainer` - ``callbacks``,
-  ``logger`` and ``trainer``.
+- :func:`build_module` - the LightningModule: the above with ``optimizer``, ``scheduler`` and
+  ``module`` (:mod:`metriclab.module`);
+- :func:`build_evaluator` - ``callbacks.evaluator``, the callback whose ``results`` become
+  ``metrics.json`` (scoring the Matryoshka loss's prefixes when ``prefix_dims`` is null);
+- :func:`build_callbacks`, :func:`build_loggers`, :func:`build_trainer` - ``callbacks`` (the
+  evaluator among them), ``logger`` and ``trainer``.
+
+The config itself was checked before (:func:`metriclab.commands.arguments.check_arguments`).
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ from metriclab.data import MetricDataModule
 from metriclab.errors import ConfigError
 from metriclab.losses.base import complete_loss
 from metriclab.models import EmbeddingModel
+from metriclab.module.lightning import MetricLearningModule
 from metriclab.module.settings import ModuleSettings
 
 
@@ -118,21 +125,61 @@ def module_settings(cfg: DictConfig) -> ModuleSettings:
     return instantiate(cfg.module) if "module" in cfg else ModuleSettings()
 
 
-def build_callbacks(
-    cfg: DictConfig, has_validation: bool, has_logger: bool = True
-) -> list[pl.Callback]:
-    """The callbacks of ``cfg.callbacks``, each from its ``_target_`` (nothing is added behind
-    the user's back). The learning-rate monitor is dropped when nothing logs, a checkpoint
-    callback without validation keeps the last epoch; a run without the evaluator is refused
-    (it computes every metric ``metrics.json`` holds)."""
-    callbacks = [instantiate(c) for c in (cfg.get("callbacks") or {}).values() if is_enabled(c)]
-    if not has_logger:
-        callbacks = [c for c in callbacks if not isinstance(c, LearningRateMonitor)]
-    if not any(isinstance(c, RetrievalEvaluator) for c in callbacks):
+def build_module(cfg: DictConfig, model: EmbeddingModel, loss, miner) -> MetricLearningModule:
+    """The LightningModule: ``model``, ``loss``, ``miner``, the ``optimizer`` and ``scheduler``
+    partials, and the ``module`` settings (learning-rate groups, speed, DDP)."""
+    scheduler = instantiate(cfg.scheduler) if is_enabled(cfg.get("scheduler")) else None
+    settings = module_settings(cfg)
+    return MetricLearningModule(
+        model=model,
+        loss=loss,
+        miner=miner,
+        optimizer=instantiate(cfg.optimizer),
+        scheduler=scheduler,
+        backbone_lr_multiplier=settings.backbone_lr_multiplier,
+        gather_embeddings=settings.distributed.gather_embeddings,
+        mine_locally=settings.distributed.mine_locally,
+        channels_last=settings.speed.channels_last,
+        compile_model=settings.speed.compile,
+    )
+
+
+def build_evaluator(cfg: DictConfig, loss: Any = None) -> RetrievalEvaluator:
+    """``callbacks.evaluator``: the callback that scores every validation and the test, and
+    whose ``results["test"]`` become ``metrics.json``. ``prefix_dims: null`` scores the
+    prefixes the loss trains (``loss.dims`` but the full size: Matryoshka's), else none. A run
+    without it is refused (it computes every metric ``metrics.json`` holds)."""
+    node = OmegaConf.select(cfg, "callbacks.evaluator", default=None)
+    evaluator = None
+    if is_enabled(node):
+        follow_loss = node.get("prefix_dims") is None  # null: the loss's nested prefixes
+        prefixes = {"prefix_dims": tuple(getattr(loss, "dims", ())[:-1])} if follow_loss else {}
+        evaluator = instantiate(node, **prefixes)
+    if not isinstance(evaluator, RetrievalEvaluator):
         raise ConfigError(
             "callbacks: no RetrievalEvaluator (callbacks.evaluator was removed), but a run "
             "needs it to compute its metrics; keep callbacks.evaluator (callbacks=default)"
         )
+    return evaluator
+
+
+def build_callbacks(
+    cfg: DictConfig,
+    evaluator: RetrievalEvaluator,
+    has_validation: bool,
+    has_logger: bool = True,
+) -> list[pl.Callback]:
+    """The callbacks of ``cfg.callbacks`` in their config order, each from its ``_target_``
+    (nothing is added behind the user's back), ``callbacks.evaluator`` being ``evaluator``
+    (:func:`build_evaluator`). The learning-rate monitor is dropped when nothing logs, a
+    checkpoint callback without validation keeps the last epoch."""
+    callbacks = [
+        evaluator if key == "evaluator" else instantiate(c)
+        for key, c in (cfg.get("callbacks") or {}).items()
+        if is_enabled(c)
+    ]
+    if not has_logger:
+        callbacks = [c for c in callbacks if not isinstance(c, LearningRateMonitor)]
     for callback in callbacks:
         if isinstance(callback, ModelCheckpoint) and not has_validation:
             callback.monitor = None  # no validation: the last epoch is the best

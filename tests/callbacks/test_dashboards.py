@@ -15,8 +15,8 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 
 from metriclab.callbacks.dashboards import RetrievalDashboard, grid_caption_size
 from metriclab.callbacks.evaluator import RetrievalEvaluator
-from metriclab.callbacks.similarity_chart import NEGATIVE, POSITIVE, separation
 from metriclab.pictures.sheets import GREEN, RED
+from metriclab.pictures.similarity import NEGATIVE, POSITIVE
 
 
 def events(log_dir: Path) -> EventAccumulator:
@@ -65,14 +65,6 @@ def test_one_overlaid_similarity_chart_per_validation(digits_run: Path) -> None:
     for colour in (POSITIVE, NEGATIVE):  # both distributions drawn on the one axis
         rgb = np.array([int(colour[i : i + 2], 16) for i in (1, 3, 5)])
         assert (np.abs(pixels - rgb).sum(1) < 30).any(), colour
-
-
-def test_separation_margin_and_overlap() -> None:
-    bins = np.linspace(-1, 1, 41)
-    apart = separation(np.full(10, 0.9), np.full(30, -0.5), bins)
-    assert apart["margin"] == pytest.approx(1.4) and apart["overlap"] == 0.0
-    same = separation(np.array([0.1, 0.3]), np.array([0.1, 0.3, 0.1, 0.3]), bins)
-    assert same["margin"] == pytest.approx(0.0) and same["overlap"] == pytest.approx(1.0)
 
 
 def test_steps_agree_across_tabs_and_no_epoch_card(digits_run: Path) -> None:

@@ -9,21 +9,30 @@ import sys
 
 import numpy as np
 import pytest
-from config_helpers import ROOT, refused
+from config_helpers import ROOT, TINY, compose_config, refused
 from omegaconf import OmegaConf
 
 from metriclab.pipeline import train
 
 
-def test_recognition_metrics_when_asked(make_cfg) -> None:
+def test_recognition_metrics_when_asked(make_cfg, tmp_path) -> None:
+    import torch
+
     from metriclab.recognition.metrics import recognition_metrics
 
     metrics, objects = train(make_cfg("callbacks.evaluator.recognition=true"))
-    for key in ("closed/knn_acc@1", "closed/centroid_acc@all", "openset/knn_auroc"):
-        assert 0.0 <= metrics[f"test/{key}"] <= 1.0, key
     emb, labels, _ = objects["evaluator"].gathered[0]  # the test embeddings, in dataset order
+    module, dataset = objects["module"].eval(), objects["datamodule"].datasets["test"]
+    with torch.no_grad():  # they are the trained model's, on the test images
+        by_hand = module(torch.stack([dataset[i][0] for i in range(len(dataset))])).numpy()
+    np.testing.assert_allclose(emb, by_hand, rtol=1e-4, atol=1e-5)
+    np.testing.assert_array_equal(labels, dataset.labels)
+    # every recognition key of the protocol (its own tests: tests/recognition), run's seed
     expected, _ = recognition_metrics(emb, labels, seed=objects["cfg"].seed)
-    assert metrics["test/openset/knn_auroc"] == pytest.approx(expected["openset/knn_auroc"])
+    assert {"closed/knn_acc@1", "closed/centroid_acc@all", "openset/knn_auroc"} <= set(expected)
+    assert {k: metrics[f"test/{k}"] for k in expected} == pytest.approx(expected)
+    plain, _ = train(compose_config(list(TINY), tmp_path / "plain"))  # a run of its own
+    assert not any("closed/" in k or "openset/" in k for k in plain)
     assert OmegaConf.select(make_cfg(), "callbacks.evaluator.recognition") is False  # when asked
 
 
@@ -195,3 +204,14 @@ def test_flip_under_the_frozen_feature_cache_in_a_run(make_cfg, tmp_path) -> Non
     np.testing.assert_allclose(emb, by_hand, rtol=1e-3, atol=1e-4)
     assert "feature_cache_s" in metrics
     assert 0.0 <= objects["untrained"]["test/recall@1"] <= 1.0  # the untrained column flips too
+
+
+def test_the_evaluator_scores_the_matryoshka_prefixes_unless_told(make_cfg) -> None:
+    from metriclab.build import build_evaluator, build_loss
+
+    cfg = make_cfg("loss=matryoshka", "loss.dims=[8,16]")
+    loss = build_loss(cfg, num_classes=10, embedding_size=32)
+    assert build_evaluator(cfg, loss).prefix_dims == (8, 16)  # the full 32 is scored anyway
+    assert build_evaluator(make_cfg(), build_loss(make_cfg(), 10, 32)).prefix_dims == ()
+    told = make_cfg("loss=matryoshka", "callbacks.evaluator.prefix_dims=[4]")
+    assert build_evaluator(told, build_loss(told, 10, 32)).prefix_dims == (4,)

@@ -7,7 +7,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import faiss
 import numpy as np
 import pytest
 from openset_folders import folders_fixture  # noqa: F401  (the "folders" fixture)
@@ -105,22 +104,6 @@ def test_adding_to_a_class_and_removing_a_middle_class(exported: Path, folders) 
     assert len(vectors) == len(meta.paths) == before.labels.count(0) + before.labels.count(2)
     np.testing.assert_allclose(centroids, centroids0[[0, 2]], atol=1e-6)
     assert json.loads((exported / "index.json").read_text())["class_names"] == ["5", "7"]
-
-
-def test_remove_rows_keeps_order_on_other_index_types() -> None:
-    x = np.random.default_rng(0).normal(size=(300, 8)).astype(np.float32)
-    quantizer = faiss.IndexFlatIP(8)  # kept referenced: the IVF index does not own it
-    ivf = faiss.IndexIVFFlat(quantizer, 8, 4, faiss.METRIC_INNER_PRODUCT)
-    ivf.train(x)
-    hnsw = faiss.IndexHNSWFlat(8, 8, faiss.METRIC_INNER_PRODUCT)
-    for index in (ivf, hnsw):
-        index.add(x)
-        enroll.remove_rows(index, np.arange(10, 50))
-        assert index.ntotal == 260
-        if hasattr(index, "make_direct_map"):
-            index.make_direct_map()
-        got = np.stack([index.reconstruct(i) for i in range(260)])
-        np.testing.assert_allclose(got, np.r_[x[:10], x[50:]], atol=1e-6)
 
 
 def test_enroll_errors(exported: Path, capsys) -> None:

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from cli import error_lines, last_line, run_script
 
-from metriclab.commands import export
+from metriclab.commands import app, export
 from metriclab.deployment.index import load_index
 
 FAST = ["onnx=false", "progress=false"]
@@ -139,3 +139,15 @@ def test_a_relative_out_is_replaced_from_another_folder(
     monkeypatch.chdir(tmp_path / "elsewhere")  # its gallery PNGs are still known as its own
     assert export.main([f"ckpt_path={digits_run}", "out=../rel", *FAST]) == 0
     assert load_index(tmp_path / "rel")[0].ntotal == 896
+
+
+def test_a_train_setting_overrides_the_runs_saved_config(digits_run: Path, tmp_path: Path) -> None:
+    # any key=value of train.py is gathered into run_overrides, as written, and applied to the
+    # run's saved config (data.root=DIR when the data moved); here: the normalisation it records
+    given = ["data.std=[0.25]", "data.root='/a b/it''s'"]
+    argv = app.gather_run_overrides("export", [f"ckpt_path={digits_run}", *given])
+    assert app.compose("export", argv).run_overrides == ["data.std=[0.25]", given[1]]
+    out = tmp_path / "std"
+    assert export.main([f"ckpt_path={digits_run}", f"out={out}", "data.std=[0.25]", *FAST]) == 0
+    assert json.loads((out / "index.json").read_text())["transform"]["std"] == [0.25]
+    assert json.loads((out / "index.json").read_text())["transform"]["mean"] == [0.5]

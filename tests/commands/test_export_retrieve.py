@@ -10,13 +10,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from cli import error_lines, last_line, run_script
 from PIL import Image
 
-from metriclab.commands import export
+from metriclab.commands import app, export
 from metriclab.commands import retrieve as search
 from metriclab.deployment.embedding import ImageFiles, eval_transform
 from metriclab.deployment.index import load_index
-from metriclab.deployment.loading import load_model, open_run
+from metriclab.deployment.loading import load_model, load_torchscript, onnx_embedder, open_run
 
 
 @pytest.fixture(scope="module")
@@ -38,8 +39,8 @@ def test_exported_models_match_the_checkpoint(digits_run: Path, exported: Path) 
     images = torch.stack([dataset[i][0] for i in range(len(dataset))])
     with torch.inference_mode():
         want = load_model(open_run(str(digits_run))).eval()(images)
-    scripted = export.load_torchscript(exported / meta.models["torchscript"])
-    onnx = export.onnx_embedder(exported / meta.models["onnx"])
+    scripted = load_torchscript(exported / meta.models["torchscript"])
+    onnx = onnx_embedder(exported / meta.models["onnx"])
     for model in (scripted, onnx):
         with torch.inference_mode():
             got = model(images)
@@ -107,24 +108,42 @@ def test_retrieve_errors(tmp_path: Path, capsys) -> None:
     assert search.main([f"index={tmp_path}", "query=x.png"]) == 2
     assert "no index.faiss + index.json there" in capsys.readouterr().err
     assert search.main(["k=3", "colour=red"]) == 2
-    assert "unknown option 'colour'" in capsys.readouterr().err
+    assert "error: colour: no such setting of retrieve.py" in capsys.readouterr().err
+
+
+COMMANDS = ("export", "retrieve", "predict")
+
+
+@pytest.mark.parametrize("script", COMMANDS)
+def test_help_lists_every_setting(script: str, tmp_path: Path) -> None:
+    result = run_script(script, "--help", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.startswith(f"python scripts/{script}.py ")
+    settings = app.defaults(script)
+    assert len(settings) >= 8
+    for key, value in settings.items():  # configs/<script>.yaml, defaults shown
+        shown = "null" if value is None else str(value).lower()
+        assert f"\n{key}: {shown}\n" in result.stdout, key
+    assert result.stderr == "" and list(tmp_path.iterdir()) == []
 
 
 @pytest.mark.parametrize(
-    ("script", "first_word"), [("eval", "Evaluate"), ("export", "Export"), ("retrieve", "Search")]
+    ("script", "token", "line"),
+    [
+        ("retrieve", "colour=red", "error: colour: no such setting of retrieve.py; the settings "),
+        ("predict", "k=abc", "error: k=abc: expected a int"),
+        ("export", "datta.root=/x", "error: datta.root: no such setting of export.py nor of "),
+        ("export", "onnx=maybe", "error: onnx=maybe: expected true or false"),
+        ("retrieve", "query=a,b", "error: query=a,b: a list of values is a sweep (pass -m) or"),
+        ("predict", "query", "error: expected key=value, got 'query'; e.g. index=..."),
+    ],
 )
-def test_help_prints_the_usage(script: str, first_word: str) -> None:
-    import subprocess
-    import sys
-
-    root = Path(__file__).resolve().parents[2]
-    result = subprocess.run(
-        [sys.executable, str(root / "scripts" / f"{script}.py"), "--help"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert result.returncode == 0, result.stderr[-2000:]
-    assert result.stdout.startswith(first_word)
-    assert f"python scripts/{script}.py" in result.stdout and "options (key=value" in result.stdout
-    assert "error" not in result.stderr
+def test_a_mistake_is_one_error_line_and_writes_nothing(
+    script: str, token: str, line: str, tmp_path: Path
+) -> None:
+    given = ["ckpt_path=somewhere"] if script == "export" else ["index=somewhere", "query=q.png"]
+    result = run_script(script, *given, token, cwd=tmp_path)
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert result.stderr.splitlines() == [last_line(result.stderr)]
+    assert error_lines(result)[0].startswith(line), result.stderr
+    assert list(tmp_path.iterdir()) == []  # no outputs/, no .hydra/, no log

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import faiss
 import numpy as np
 import pytest
 
-from metriclab.commands import export, frontier
+from metriclab.commands import app, export, frontier
 from metriclab.commands import retrieve as search
 from metriclab.deployment.frontier import build, unit
 from metriclab.deployment.frontier import search as frontier_search
-from metriclab.deployment.index import CompressedIndex, load_index
+from metriclab.deployment.index import CompressedIndex, load_index, remove_rows
 from metriclab.deployment.index import search as index_search
 from metriclab.deployment.loading import open_run
 
@@ -75,7 +76,7 @@ def test_retrieve_serves_a_compressed_index(digits_run: Path, tmp_path: Path) ->
 
 def test_index_auto_picks_the_best_point_within_budget(digits_run: Path, tmp_path: Path) -> None:
     run = open_run(str(digits_run))
-    options = {**frontier.OPTIONS, "progress": False, "device": "cpu", "dims": "8,16"}
+    options = {**app.defaults("frontier"), "progress": False, "device": "cpu", "dims": [8, 16]}
     options["out"] = str(tmp_path / "frontier")
     options["tensorboard"] = False
     points, _ = frontier.frontier_run(run, options)
@@ -104,3 +105,19 @@ def test_index_auto_without_a_fitting_point_writes_nothing(
     assert not out.exists()
     assert export_with(digits_run, out, code="pq3", dims=16) == 2
     assert "must divide dims=16" in capsys.readouterr().err and not out.exists()
+
+
+def test_remove_rows_keeps_order_on_every_index_type() -> None:
+    x = np.random.default_rng(0).normal(size=(300, 8)).astype(np.float32)
+    quantizer = faiss.IndexFlatIP(8)  # kept referenced: the IVF index does not own it
+    ivf = faiss.IndexIVFFlat(quantizer, 8, 4, faiss.METRIC_INNER_PRODUCT)
+    ivf.train(x)
+    hnsw = faiss.IndexHNSWFlat(8, 8, faiss.METRIC_INNER_PRODUCT)
+    for index in (faiss.IndexFlatIP(8), ivf, hnsw):
+        index.add(x)
+        assert remove_rows(index, np.arange(10, 50)) is index
+        assert index.ntotal == 260
+        if hasattr(index, "make_direct_map"):
+            index.make_direct_map()
+        got = np.stack([index.reconstruct(i) for i in range(260)])
+        np.testing.assert_allclose(got, np.r_[x[:10], x[50:]], atol=1e-6)

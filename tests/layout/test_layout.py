@@ -2,6 +2,8 @@
 
 - Packages import only packages below them (:data:`LAYERS`, lowest first), so the import graph
   of ``src/metriclab`` has no upward arrow and no cycle; function-level imports count too.
+- No cycle between files either: the graph of file -> the files it imports (at any depth;
+  ``from metriclab.x import y`` with ``y`` a submodule imports ``x/y.py``) is acyclic.
 - ``pipeline/`` holds only the training loop.
 - One name end to end: each ``configs/<group>/<name>.yaml`` builds a ``_target_`` defined in
   ``src/metriclab/<package>/<name>.py`` (or in the family module its package docstring names),
@@ -119,6 +121,76 @@ def test_no_package_imports_one_above_it() -> None:
             if there != here and RANK[there] >= RANK[here]:
                 upward.append(f"{path.relative_to(SRC)}:{line} {here} -> {there}")
     assert not upward, "\n".join(upward)
+
+
+def module_file(module: str) -> Path | None:
+    """``metriclab.search.knn`` -> ``src/metriclab/search/knn.py`` (a package: its
+    ``__init__.py``); ``None`` for a name that is no file of ``src/metriclab``."""
+    base = SRC.parent.joinpath(*module.split("."))
+    for path in (base.with_suffix(".py"), base / "__init__.py"):
+        if path.is_file():
+            return path
+    return None
+
+
+def file_imports(path: Path) -> set[Path]:
+    """The files of ``src/metriclab`` that ``path`` imports, at any depth (function-level
+    imports too). ``from metriclab.x import y`` imports ``x/y.py`` when ``y`` is a submodule,
+    else ``x``'s own file; a parent package's ``__init__.py`` is not counted (Python runs it
+    first, before the importer, so it cannot close a circle through the importer)."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            if not node.module.startswith("metriclab"):
+                continue
+            for alias in node.names:
+                target = module_file(f"{node.module}.{alias.name}") or module_file(node.module)
+                found.add(target)
+        elif isinstance(node, ast.Import):
+            found |= {module_file(a.name) for a in node.names if a.name.startswith("metriclab")}
+    return {f for f in found if f is not None and f != path}
+
+
+def import_cycle(graph: dict[Path, set[Path]]) -> list[Path]:
+    """One cycle of ``graph`` (``[a, b, ..., a]``), or ``[]`` when it has none (depth-first
+    search; a node met again while still on the stack closes a cycle)."""
+    done: set[Path] = set()
+    stack: list[Path] = []
+    on_stack: set[Path] = set()
+
+    def visit(node: Path) -> list[Path]:
+        stack.append(node)
+        on_stack.add(node)
+        for nxt in sorted(graph.get(node, ())):
+            if nxt in on_stack:
+                return [*stack[stack.index(nxt) :], nxt]
+            if nxt not in done:
+                cycle = visit(nxt)
+                if cycle:
+                    return cycle
+        stack.pop()
+        on_stack.discard(node)
+        done.add(node)
+        return []
+
+    for start in sorted(graph):
+        if start not in done:
+            cycle = visit(start)
+            if cycle:
+                return cycle
+    return []
+
+
+def test_import_cycle_finder_sees_a_circle() -> None:
+    a, b, c = Path("a.py"), Path("b.py"), Path("c.py")
+    assert import_cycle({a: {b}, b: {c}, c: {a}}) == [a, b, c, a]
+    assert import_cycle({a: {b, c}, b: {c}, c: set()}) == []
+
+
+def test_no_import_cycle_between_files() -> None:
+    graph = {path: file_imports(path) for path in sorted(SRC.rglob("*.py"))}
+    cycle = import_cycle(graph)
+    assert not cycle, "import cycle: " + " -> ".join(str(p.relative_to(SRC)) for p in cycle)
 
 
 def test_pipeline_holds_only_the_loop() -> None:

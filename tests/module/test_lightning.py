@@ -10,9 +10,9 @@ from metriclab.build import (
     build_loss,
     build_miner,
     build_model,
+    build_module,
     build_trainer,
 )
-from metriclab.pipeline.training import build_module
 
 
 def module_for(cfg):

@@ -11,11 +11,13 @@ from PIL import Image
 from metriclab.pictures.sheets import (
     BLUE,
     GREEN,
+    ORANGE,
     RED,
     Match,
     caption_size,
     captioned,
     class_name,
+    decision_picture,
     legend,
     query_sheet,
     tile_captions,
@@ -73,3 +75,16 @@ def test_the_page_names_the_query_class_with_relative_paths(tmp_path: Path) -> N
     assert "<img src='0000_q.png'" in page and str(tmp_path) not in page
     assert "<td class='same'>cat</td>" in page and "<td class='other'>dog</td>" in page
     assert "font-size: 16px" in page and "same class" in page  # readable type, a legend
+
+
+def test_the_decision_banner_says_the_answer_in_its_colour() -> None:
+    sheet = Image.new("RGB", (120, 50), BLUE)
+    for accepted, colour in ((True, GREEN), (False, ORANGE)):
+        out = decision_picture(sheet, "class 7 (0.81)", accepted)
+        assert out.size == (120, 50 + 18)
+        assert out.getpixel((60, 10)) == BLUE  # the sheet, untouched
+        banner = np.asarray(out)[50:]
+        assert tuple(banner[1, -2]) == colour
+        assert (banner > 220).all(axis=-1).any()  # the white text on it
+    blank = np.asarray(decision_picture(sheet, "", True))[50:]
+    assert not (blank > 220).all(axis=-1).any()

@@ -105,7 +105,7 @@ def test_group_option_composes_and_builds(make_cfg, group, option):
             assert type(logger).__name__ == str(sub._target_).rsplit(".", 1)[1], name
             assert Path(logger.log_dir).is_relative_to(cfg.paths.output_dir), name
     elif group == "callbacks":
-        built = build.build_callbacks(cfg, has_validation=True)
+        built = build.build_callbacks(cfg, build.build_evaluator(cfg), has_validation=True)
         enabled = [c for c in node.values() if build.is_enabled(c)]
         names = [type(c).__name__ for c in built]
         assert names[: len(enabled)] == [str(c._target_).rsplit(".", 1)[1] for c in enabled]

@@ -21,10 +21,10 @@ from metriclab.build import (
     build_loss,
     build_miner,
     build_model,
+    build_module,
 )
 from metriclab.callbacks.evaluator import RetrievalEvaluator
 from metriclab.data import MPerClassSampler
-from metriclab.pipeline.training import build_module
 
 pytestmark = pytest.mark.slow
 

@@ -236,6 +236,15 @@ def test_an_unknown_setting_names_the_valid_keys_and_the_closest():
     assert "trainer.max_epochss" in unknown_setting(["trainer.max_epochss=3"], configs)
 
 
+def test_the_command_line_checks_the_config_before_anything_is_built(make_cfg, monkeypatch, capsys):
+    import metriclab.pipeline.training as training
+
+    monkeypatch.setattr(training, "build_datamodule", lambda cfg: pytest.fail("built unchecked"))
+    line = refused(make_cfg("+loss.marginn=0.1"), capsys)
+    assert "loss.marginn: metriclab.losses.CircleLoss takes no setting 'marginn'" in line
+    assert "loss takes m, gamma, distance" in line
+
+
 def test_a_bug_keeps_its_traceback(make_cfg, monkeypatch):
     import metriclab.pipeline.training as training
 

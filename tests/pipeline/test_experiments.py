@@ -20,8 +20,8 @@ from metriclab.build import (
     build_loss,
     build_miner,
     build_model,
+    build_module,
 )
-from metriclab.pipeline.training import build_module
 
 try:  # tests/ as a package, or (pytest's default) the data folder on sys.path
     from tests.data import fixtures

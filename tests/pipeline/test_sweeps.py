@@ -52,15 +52,11 @@ def hparams_of(job: Path) -> dict:
     return found
 
 
-# ------------------------------------------------------------------------- unit: run_recorded
+# ---------------------------------------------------------------------------- unit: recorded
 def test_single_run_failure_is_recorded_and_raised(make_cfg):
     cfg = make_cfg("data.batch_size=48")
-
-    def broken(cfg):
+    with pytest.raises(ConfigError), sweeps.recorded(cfg):
         raise ConfigError("data.batch_size=50 is not a multiple of sampler.m=16")
-
-    with pytest.raises(ConfigError):
-        sweeps.run_recorded(broken, cfg)
     status = read_status(Path(cfg.paths.output_dir))
     assert status["status"] == "failed" and "ConfigError: data.batch_size=50" in status["error"]
     assert "data.batch_size=48" in status["overrides"] and "Traceback" in status["traceback"]
@@ -69,12 +65,17 @@ def test_single_run_failure_is_recorded_and_raised(make_cfg):
 def test_sweep_job_failure_returns_no_metric_and_diverged_runs_fail(make_cfg, monkeypatch, capsys):
     cfg = make_cfg()
     monkeypatch.setattr(sweeps, "is_multirun", lambda: True)
-    metrics, _ = sweeps.run_recorded(lambda cfg: ({"val/recall@1": float("nan")}, {}), cfg)
+    with sweeps.recorded(cfg) as metrics:
+        metrics |= {"val/recall@1": float("nan")}
     assert metrics.get("val/recall@1") is None  # the value train.py returns to the sweeper
     status = read_status(Path(cfg.paths.output_dir))
     assert status["status"] == "failed" and "diverged" in status["error"]
     assert capsys.readouterr().err.count("error: job") == 1
-    metrics, _ = sweeps.run_recorded(lambda cfg: ({"val/recall@1": 0.5}, {}), cfg)
+    with sweeps.recorded(cfg) as metrics:  # a sweep job's error: recorded, the sweep goes on
+        raise ConfigError("data.batch_size=50 is not a multiple of sampler.m=16")
+    assert metrics == {} and read_status(Path(cfg.paths.output_dir))["status"] == "failed"
+    with sweeps.recorded(cfg) as metrics:
+        metrics |= {"val/recall@1": 0.5}
     assert metrics == {"val/recall@1": 0.5}
     status = read_status(Path(cfg.paths.output_dir))
     assert status["status"] == "completed" and status["value"] == 0.5 and "error" not in status
@@ -151,9 +152,10 @@ def test_grid_sweep_goes_on_past_a_failing_job_and_reports(monkeypatch, tmp_path
         assert not (job / "metrics.json").exists()
     for job, loss in zip(jobs[2:], ["contrastive", "triplet"], strict=True):
         status = read_status(job)
-        assert status["status"] == "completed" and 0 <= status["value"] <= 1
+        saved = json.loads((job / "metrics.json").read_text())
+        assert status["status"] == "completed" and status["optimized_metric"] == "val/recall@1"
+        assert status["value"] == saved["val/recall@1"]  # the job's own metric, as it saved it
         assert f"loss={loss}" in status["overrides"]
-        assert 0 <= json.loads((job / "metrics.json").read_text())["test/recall@1"] <= 1
         hparams = hparams_of(job)
         assert hparams["loss"] == loss and hparams["data.batch_size"] == "48"  # an integer
         assert {"test/recall@1", "test/map@r", "val/best_recall@1"} <= hparams["metrics"]

@@ -86,7 +86,10 @@ def write_run(path, overrides, seed, fold, emb, labels, data="glyphs", status="c
     (path / ".hydra" / "config.yaml").write_text(yaml.safe_dump(config))
     all_overrides = ["protocol=kfold", f"protocol.fold={fold}", f"seed={seed}", *overrides]
     (path / ".hydra" / "overrides.yaml").write_text(yaml.safe_dump(all_overrides))
-    (path / "status.json").write_text(json.dumps({"status": status}))
+    record = {"status": status}
+    if status == "completed":  # the value the run was chosen on, as sweeps.recorded writes it
+        record |= {"optimized_metric": "val/map@r", "value": 0.5 + 0.1 * fold + 0.01 * seed}
+    (path / "status.json").write_text(json.dumps(record))
     if status != "completed":
         return
     metrics = {f"test/{k}": v for k, v in retrieval_metrics(emb, labels).items()}
@@ -186,6 +189,23 @@ def test_report_recomputes_views_from_the_saved_files(tmp_path):
     assert "**" in md and "n=2" in md
     for suffix in (".tex", ".png"):
         assert (tmp_path / f"reality_check{suffix}").stat().st_size > 0
+
+
+def test_validation_table_is_what_each_run_was_chosen_on(tmp_path):
+    fake_sweep(tmp_path, skip={("a", 1, 1)}, running={("b", 0, 0)})
+    report = rc.write_reality_check(tmp_path)
+    rows = {r["method"]: r for r in read_csv(tmp_path / "validation.csv")}
+    assert list(next(iter(rows.values()))) == ["method", "metric", "mean", "ci_low", "ci_high", "n"]
+    # a: (seed, fold) = (0, 0), (0, 1), (1, 0); b: its running fold left out
+    want = {"loss=a": [0.5, 0.6, 0.51], "loss=b": [0.6, 0.51, 0.61]}
+    for method, values in want.items():
+        row = rows[method]
+        assert row["metric"] == "val/map@r" and row["n"] == "3"
+        assert float(row["mean"]) == pytest.approx(np.mean(values))
+        low, high = stats.t.interval(0.95, 2, loc=np.mean(values), scale=stats.sem(values))
+        assert (float(row["ci_low"]), float(row["ci_high"])) == pytest.approx((low, high))
+    assert [r["method"] for r in report.validation] == ["loss=b", "loss=a"]  # highest first
+    assert "## validation: what to choose on" in (tmp_path / "reality_check.md").read_text()
 
 
 def test_missing_fold_is_named_and_running_sweep_is_partial(tmp_path):

@@ -10,7 +10,7 @@ from eval_reference import random_data, ranked_neighbours, reference_metrics, ti
 
 from metriclab.distances.base import l2_normalize
 from metriclab.metrics import retrieval_metrics
-from metriclab.search import backends, knn
+from metriclab.search import backends, exact, knn
 
 
 def test_auto_backend_choice(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -65,8 +65,10 @@ def test_faiss_gpu_path_equals_reference(stand_in_gpu_faiss: list[int], self_mod
 
 def test_only_rows_with_close_candidates_are_rescored(monkeypatch: pytest.MonkeyPatch) -> None:
     rescored = []
-    rescore = knn._rescore
-    monkeypatch.setattr(knn, "_rescore", lambda q, *a: rescored.append(len(q)) or rescore(q, *a))
+    rescore = exact.rescore_ties
+    monkeypatch.setattr(
+        exact, "rescore_ties", lambda q, *a: rescored.append(len(q)) or rescore(q, *a)
+    )
     x, _ = random_data(300, 16, 3, seed=5)
     x[7] = x[3]  # one exact duplicate pair: rows 3 and 7 tie for every query
     xt = l2_normalize(torch.from_numpy(x))

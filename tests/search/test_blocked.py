@@ -9,7 +9,7 @@ from eval_reference import fp32_unit_neighbours, near_tied_data, reference_metri
 
 from metriclab.distances.base import l2_normalize
 from metriclab.metrics import retrieval_metrics
-from metriclab.search import blocked, knn, rescore, scan
+from metriclab.search import blocked, exact, knn, rescore, scan
 from metriclab.search import plan as paths
 
 
@@ -69,8 +69,8 @@ def test_metrics_equal_the_reference(precision: str, code_path: str) -> None:
 
 def test_overflowing_rows_are_recomputed_exactly(monkeypatch: pytest.MonkeyPatch) -> None:
     calls: list[int] = []
-    exact = knn._exact_topk
-    monkeypatch.setattr(knn, "_exact_topk", lambda q, *a: calls.append(len(q)) or exact(q, *a))
+    topk = exact.exact_topk
+    monkeypatch.setattr(exact, "exact_topk", lambda q, *a: calls.append(len(q)) or topk(q, *a))
     q, _ = tied_data(200, 8, 3, seed=3, pool=3)  # ~67 exact copies per row: more than cap
     for precision in ("fp32", "bf16"):
         got = neighbours(q, None, 5, backend="blocked", precision=precision, chunk_size=32)
@@ -81,7 +81,7 @@ def test_overflowing_rows_are_recomputed_exactly(monkeypatch: pytest.MonkeyPatch
 def test_candidate_buffers_hold_the_near_ties_without_fallback(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(knn, "_exact_topk", lambda *a: pytest.fail("unexpected fallback"))
+    monkeypatch.setattr(exact, "exact_topk", lambda *a: pytest.fail("unexpected fallback"))
     q, _ = near_tied_data(600, 16, 5, seed=4)  # ~30 rows per direction: within the 2k + 48 slots
     got = neighbours(q, None, 7, backend="blocked", precision="bf16", chunk_size=100)
     np.testing.assert_array_equal(got, fp32_unit_neighbours(q, None, 7))

@@ -8,7 +8,7 @@ import torch
 from eval_reference import random_data, ranked_neighbours, tied_data
 
 from metriclab.distances.base import l2_normalize
-from metriclab.search import knn
+from metriclab.search import exact, knn
 
 
 def search(q: np.ndarray, g: np.ndarray | None, k: int, **kwargs) -> np.ndarray:
@@ -49,9 +49,9 @@ def test_query_rows_and_k_capped_at_gallery() -> None:
 @pytest.mark.parametrize("backend", ["faiss", "torch"])
 def test_boundary_ties_are_searched_again(backend: str, monkeypatch: pytest.MonkeyPatch) -> None:
     widths = []
-    rank = knn._rank_with_ties
+    rank = exact.rank_with_ties
     monkeypatch.setattr(
-        knn, "_rank_with_ties", lambda q, g, s, *a: widths.append(s.shape[1]) or rank(q, g, s, *a)
+        exact, "rank_with_ties", lambda q, g, s, *a: widths.append(s.shape[1]) or rank(q, g, s, *a)
     )
     q, _ = tied_data(60, 8, 3, seed=3, pool=3)  # ~20 copies per direction: every row straddles
     want = np.stack([order[:4] for order in ranked_neighbours(q, None)])
@@ -60,7 +60,7 @@ def test_boundary_ties_are_searched_again(backend: str, monkeypatch: pytest.Monk
 
 
 def test_no_tie_no_recompute(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(knn, "_exact_topk", lambda *a: pytest.fail("unexpected recompute"))
+    monkeypatch.setattr(exact, "exact_topk", lambda *a: pytest.fail("unexpected recompute"))
     q, _ = random_data(200, 16, 3, seed=4)
     want = np.stack([order[:5] for order in ranked_neighbours(q, None)])
     np.testing.assert_array_equal(search(q, None, 5), want)

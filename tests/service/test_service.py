@@ -21,6 +21,7 @@ from PIL import Image
 from metriclab.commands import export
 from metriclab.deployment.embedding import eval_transform
 from metriclab.deployment.index import load_index, save_index
+from metriclab.deployment.loading import load_torchscript
 from metriclab.service.client import ServiceProcess
 from metriclab.service.gallery import Gallery, GalleryError, decode
 from metriclab.service.uploads import check_class_name
@@ -99,7 +100,7 @@ def test_embed_is_bit_for_bit_the_exported_model(server: ServiceProcess) -> None
     status, answer = server.client.embed([data])
     assert status == 200, answer
     got = np.asarray(answer["embeddings"], dtype=np.float32)
-    model = export.load_torchscript(server.folder / meta.models["torchscript"])
+    model = load_torchscript(server.folder / meta.models["torchscript"])
     image = eval_transform(meta.transform)(decode(data, "L"))
     with torch.inference_mode():
         want = model(image[None]).numpy()

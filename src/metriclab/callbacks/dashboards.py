@@ -11,7 +11,7 @@ after each validation, logs to every TensorBoard logger of the trainer, at ``tra
   ``query`` and its class; a legend under the grid;
 - ``val/similarity`` (IMAGES): the histograms of the cosine similarities of same-label and
   different-label pairs (among up to ``histogram_items`` items) overlaid on one axis, with the
-  separation margin (see :mod:`metriclab.callbacks.similarity_chart`);
+  separation margin (see :mod:`metriclab.pictures.similarity`);
 - ``val/similarity_positive`` / ``val/similarity_negative`` (HISTOGRAMS): the same two
   distributions over the epochs;
 
@@ -29,7 +29,6 @@ import torch
 from pytorch_lightning.loggers import TensorBoardLogger
 
 from metriclab.callbacks.evaluator import RetrievalEvaluator
-from metriclab.callbacks.similarity_chart import similarity_chart
 from metriclab.pictures.sheets import (
     BLUE,
     LEGEND,
@@ -41,6 +40,7 @@ from metriclab.pictures.sheets import (
     thumbnail,
     tile_captions,
 )
+from metriclab.pictures.similarity import similarity_chart
 from metriclab.search.inputs import unit_rows
 
 

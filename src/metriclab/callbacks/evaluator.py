@@ -28,7 +28,7 @@ import torch.nn.functional as F
 from torch.utils.data import Dataset
 
 from metriclab.data.feature_cache import FeatureDataset, prefix_outputs
-from metriclab.metrics import clustering_metrics, retrieval_metrics
+from metriclab.metrics.score import score
 
 log = logging.getLogger("metriclab")
 #: The validation metrics the progress bar shows (the rest are in the logs and the final table).
@@ -89,9 +89,9 @@ class RetrievalEvaluator(pl.Callback):
         nmi_on_test: compute NMI on the test split.
         seed: the k-means seed.
         prefix_dims: also score the L2-normalised first ``d`` dimensions of the embedding for
-            each ``d`` (keys ``<metric>@<d>``, e.g. ``test/recall@1@64``); ``None``: the
-            Matryoshka loss's prefixes when training with ``loss=matryoshka`` (set by the
-            pipeline), else none.
+            each ``d`` (keys ``<metric>@<d>``, e.g. ``test/recall@1@64``); ``None``: none, but
+            a run's evaluator is built by :func:`metriclab.build.build_evaluator`, which gives
+            it the Matryoshka loss's prefixes (``loss=matryoshka``) for ``None``.
         recognition: also the open-set recognition protocol of
             :func:`metriclab.recognition.metrics.recognition_metrics` (closed-set accuracy of
             k-NN and centroid classifiers with 1, 5 and all images enrolled, open-set AUROC,
@@ -123,6 +123,8 @@ class RetrievalEvaluator(pl.Callback):
         self.seed = int(seed)
         self.outputs: dict[int, list[dict[str, torch.Tensor]]] = {}
         self.history: list[tuple[int, dict[str, float]]] = []  # (epoch, val metrics)
+        #: The hand-off to ``metrics.json``: stage -> the metrics of its last evaluation, as
+        #: computed (float64; Lightning's logged copies are float32).
         self.results: dict[str, dict[str, float]] = {}
         # loader -> (embeddings [N, D], labels [N], dataset indices [N]) of the last evaluation
         self.gathered: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
@@ -242,7 +244,8 @@ class RetrievalEvaluator(pl.Callback):
         self.search_paths[stage] = path
 
     def compute(self, stage: str, pl_module: pl.LightningModule) -> dict[str, float]:
-        """The stage's metrics from the collected outputs (all ranks take part)."""
+        """The stage's metrics from the collected outputs (all ranks take part), scored by
+        :func:`metriclab.metrics.score.score` on rank 0 and shared with every rank."""
         loaders = sorted(self.outputs)
         if loaders == [0]:
             emb, labels = self._gathered(pl_module, 0)
@@ -253,16 +256,17 @@ class RetrievalEvaluator(pl.Callback):
             )
         metrics: dict[str, float] = {}
         if pl_module.trainer.is_global_zero:
-            metrics = retrieval_metrics(
+            metrics = score(
                 emb,
                 labels,
                 gallery,
                 gallery_labels,
                 ks=self.ks,
+                nmi=self.nmi[stage],
+                seed=self.seed,
+                prefix_dims=self.prefix_dims or (),
                 on_search=lambda path: self._log_search(stage, path),
             )
-            if self.nmi[stage]:
-                metrics["nmi"] = clustering_metrics(emb, labels, seed=self.seed)["nmi"]
             if self.recognition and gallery is None and len(np.unique(labels)) >= 4:
                 from metriclab.recognition.metrics import recognition_metrics
 
@@ -273,20 +277,8 @@ class RetrievalEvaluator(pl.Callback):
                     seed=self.seed,
                 )
                 metrics |= {k: float(v) for k, v in found.items()}
-            for d in self.prefix_dims or ():
-                if d < emb.shape[1]:
-                    metrics |= self.prefix_metrics(d, emb, labels, gallery, gallery_labels)
         metrics = pl_module.trainer.strategy.broadcast(metrics, src=0)
         return {f"{stage}/{k}": float(v) for k, v in metrics.items()}
-
-    def prefix_metrics(self, d: int, emb, labels, gallery, gallery_labels) -> dict[str, float]:
-        """Retrieval metrics of the re-normalised ``d``-dimensional prefixes, keyed ``<m>@<d>``."""
-        cut = [
-            None if x is None else F.normalize(torch.as_tensor(x)[:, :d], dim=1)
-            for x in (emb, gallery)
-        ]
-        found = retrieval_metrics(cut[0], labels, cut[1], gallery_labels, ks=self.ks)
-        return {f"{k}@{d}": v for k, v in found.items()}
 
     def _finish(self, stage: str, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if trainer.sanity_checking or not self.outputs:

@@ -21,23 +21,17 @@ from typing import Any
 
 import faiss
 import numpy as np
+from omegaconf import DictConfig
 
-from metriclab.commands.args import run_command
-from metriclab.commands.retrieve import load_embedder
+from metriclab.commands import app
 from metriclab.deployment.bundle import CENTROIDS, load_centroids, write_meta
 from metriclab.deployment.embedding import ImageFiles, embed, eval_transform, list_images
-from metriclab.deployment.index import IndexMeta, load_index, normalized
+from metriclab.deployment.index import IndexMeta, index_folder, load_index, normalized, remove_rows
+from metriclab.deployment.loading import load_embedder
 from metriclab.errors import ConfigError
 
-OPTIONS: dict[str, Any] = {
-    "index": None,  # the folder written by scripts/export.py
-    "add": None,  # a folder of one class's images, or of class sub-folders
-    "name": None,  # the class name for add= (default: the folder's name)
-    "remove": None,  # a class name to remove
-    "model": "torchscript",  # torchscript or onnx: which exported model embeds the new images
-    "batch_size": 64,
-    "progress": True,
-}
+#: The command's primary config, ``configs/enroll.yaml`` (its settings and their defaults).
+CONFIG = "enroll"
 
 
 def check_class_name(name: str, source: str) -> str:
@@ -73,27 +67,6 @@ def classes_of(folder: str, name: str | None) -> list[tuple[str, list[str]]]:
     if subs and not direct and name is None:
         return [(check_class_name(p.name, "add sub-folder"), list_images(p)) for p in subs]
     return [(check_class_name(name or root.name, "name"), list_images(root))]
-
-
-def remove_rows(index: faiss.Index, rows: np.ndarray) -> faiss.Index:
-    """``index`` without ``rows`` (the others keep their order, renumbered ``0..``)."""
-    if isinstance(index, faiss.IndexFlat):
-        index.remove_ids(np.asarray(rows, dtype=np.int64))
-        return index
-    keep = np.setdiff1d(np.arange(index.ntotal), rows)
-    try:  # other index types: reconstruct what stays, empty the (trained) index, add it back
-        if hasattr(index, "make_direct_map"):
-            index.make_direct_map()
-        kept = np.stack([index.reconstruct(int(r)) for r in keep]) if len(keep) else None
-        index.reset()
-        if kept is not None:
-            index.add(kept)
-    except RuntimeError as exc:
-        raise ConfigError(
-            f"this index type ({type(index).__name__}) cannot remove rows "
-            f"({str(exc).splitlines()[0][:80]}); export the gallery again without the class"
-        ) from None
-    return index
 
 
 def add_classes(folder: Path, index, meta: IndexMeta, options: dict[str, Any]) -> list[str]:
@@ -142,7 +115,7 @@ def remove_class(folder: Path, index, meta: IndexMeta, name: str) -> list[str]:
 
 def enroll(options: dict[str, Any]) -> IndexMeta:
     """``add=`` or ``remove=`` on the index folder; rewrites index.faiss, index.json, centroids."""
-    folder = Path(options["index"] or "").expanduser()
+    folder = index_folder(options["index"])
     index, meta = load_index(folder)
     if not meta.is_exact:
         spec = meta.index
@@ -166,6 +139,12 @@ def enroll(options: dict[str, Any]) -> IndexMeta:
     return meta
 
 
+def run(cfg: DictConfig) -> IndexMeta:
+    """The command on its composed config (``configs/enroll.yaml``): :func:`enroll`."""
+    return enroll(app.options(cfg, CONFIG))
+
+
 def main(argv: list[str]) -> int:
-    """The command; returns the exit status (2 with one ``error:`` line for a user mistake)."""
-    return run_command(lambda options, _: enroll(options), argv, OPTIONS)
+    """``python scripts/enroll.py ARGV`` in this process (see :func:`metriclab.commands.app.main`);
+    returns the exit status (2 with one ``error:`` line for a user mistake)."""
+    return app.main(CONFIG, argv, run)

@@ -21,12 +21,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from omegaconf import OmegaConf
+from omegaconf import DictConfig, OmegaConf
 
 from metriclab.callbacks.evaluator import flip_averaged
-from metriclab.commands.args import run_command
-from metriclab.commands.openset_eval import OPENSET_OPTIONS, openset_metrics
-from metriclab.deployment.embedding import embed_tensors, item_names
+from metriclab.commands import app
+from metriclab.commands.openset_eval import openset_metrics
+from metriclab.deployment.embedding import embed, item_names
 from metriclab.deployment.loading import (
     Run,
     build_eval_datamodule,
@@ -35,21 +35,11 @@ from metriclab.deployment.loading import (
     pick_device,
 )
 from metriclab.errors import ConfigError
-from metriclab.metrics import clustering_metrics, retrieval_metrics
+from metriclab.metrics.score import score
 from metriclab.runs.report import metrics_table, write_json_atomic
 
-OPTIONS: dict[str, Any] = {
-    "ckpt_path": None,  # the checkpoint (or a run directory: its checkpoints/best.ckpt)
-    "split": "test",  # test (query/gallery where the dataset has them), val or train
-    "save_embeddings": False,  # also write <part>_embeddings.npy, _labels.npy, _items.json
-    "nmi": True,  # k-means NMI/AMI (slow for many classes)
-    "device": "auto",  # auto (CUDA if available), cpu, cuda, cuda:1...
-    "batch_size": 0,  # 0: the data config's eval batch size
-    "num_workers": -1,  # -1: data.num_workers
-    "out": None,  # output folder (default RUN_DIR/eval/<ckpt>-<data>-<split>)
-    "progress": True,  # show a progress bar
-    **OPENSET_OPTIONS,  # openset=true: classification / open-set / verification metrics
-}
+#: The command's primary config, ``configs/eval.yaml`` (its settings and their defaults).
+CONFIG = "eval"
 
 
 def evaluate_run(run: Run, options: dict[str, Any]) -> tuple[dict[str, float], Path]:
@@ -72,8 +62,15 @@ def evaluate_run(run: Run, options: dict[str, Any]) -> tuple[dict[str, float], P
     workers = datamodule.num_workers if options["num_workers"] < 0 else options["num_workers"]
     start = time.perf_counter()
     on_device = {  # the search runs where the model ran, with no copy to the host and back
-        part: embed_tensors(
-            model, datamodule.datasets[part], batch, device, workers, options["progress"], part
+        part: embed(
+            model,
+            datamodule.datasets[part],
+            batch,
+            device,
+            workers,
+            options["progress"],
+            part,
+            on_device=True,
         )
         for part in parts
     }
@@ -81,16 +78,20 @@ def evaluate_run(run: Run, options: dict[str, Any]) -> tuple[dict[str, float], P
     (query_t, q_labels_t), (gallery_t, g_labels_t) = on_device[parts[0]], on_device[parts[-1]]
     if len(parts) == 1:
         gallery_t = g_labels_t = None
-    metrics = retrieval_metrics(  # CUDA: on the GPU (see metriclab.search.plan)
-        query_t, q_labels_t, gallery_t, g_labels_t, on_search=lambda p: print(f"k-NN: {p}")
+    metrics = score(  # retrieval on the model's device (CUDA: the GPU), k-means NMI/AMI
+        query_t,
+        q_labels_t,
+        gallery_t,
+        g_labels_t,
+        nmi=options["nmi"],
+        ami=options["nmi"],
+        seed=int(run.cfg.get("seed", 0)),
+        on_search=lambda p: print(f"k-NN: {p}"),
     )
     embedded = {  # host copies for k-means, the open-set protocol and the saved arrays
         part: (e.cpu().numpy(), y.cpu().numpy().astype(np.int64))
         for part, (e, y) in on_device.items()
     }
-    query, q_labels = embedded[parts[0]]
-    if options["nmi"]:
-        metrics.update(clustering_metrics(query, q_labels, seed=int(run.cfg.get("seed", 0))))
     result = {f"{split}/{k}": float(v) for k, v in metrics.items()}
     result["embed_time_s"] = round(embed_time, 3)
     result["eval_time_s"] = round(time.perf_counter() - start - embed_time, 3)
@@ -110,14 +111,18 @@ def evaluate_run(run: Run, options: dict[str, Any]) -> tuple[dict[str, float], P
     return result, out
 
 
-def _main(options: dict[str, Any], overrides: list[str]) -> None:
-    run = open_run(options["ckpt_path"], overrides)
-    metrics, out = evaluate_run(run, options)
-    print(metrics_table(metrics, title=f"{run.ckpt.name} on {options['split']}"))
+def run(cfg: DictConfig) -> dict[str, float]:
+    """The command on its composed config (``configs/eval.yaml``): reopen the run with
+    ``run_overrides`` applied, evaluate it, print the table; returns the metrics."""
+    options = app.options(cfg, CONFIG)
+    reopened = open_run(options["ckpt_path"], options["run_overrides"])
+    metrics, out = evaluate_run(reopened, options)
+    print(metrics_table(metrics, title=f"{reopened.ckpt.name} on {options['split']}"))
     print(f"wrote {out / 'metrics.json'}")
+    return metrics
 
 
 def main(argv: list[str]) -> int:
-    """The command: ``key=value`` options (see :data:`OPTIONS`), other tokens override the
-    run's config. Returns the exit status (2 with one ``error:`` line for a user mistake)."""
-    return run_command(_main, argv, OPTIONS, allow_overrides=True)
+    """``python scripts/eval.py ARGV`` in this process (see :func:`metriclab.commands.app.main`);
+    returns the exit status (2 with one ``error:`` line for a user mistake)."""
+    return app.main(CONFIG, argv, run)

@@ -1,5 +1,9 @@
 """``python scripts/export.py ckpt_path=PATH [gallery=test|DIR] [out=DIR]``: ship a checkpoint.
 
+The settings are ``configs/export.yaml`` (:func:`run` takes them composed, :func:`main` composes
+them from ``key=value`` tokens); any ``key=value`` of ``train.py`` overrides the run's saved
+config (``data.root=DIR`` when the data moved), see :mod:`metriclab.commands.app`.
+
 Writes into ``RUN_DIR/export/`` (or ``out=DIR``):
 
 - ``embedder.pt``: the embedding model as TorchScript (``torch.jit.trace``), images
@@ -36,8 +40,9 @@ from typing import Any
 
 import numpy as np
 import torch
+from omegaconf import DictConfig
 
-from metriclab.commands.args import run_command
+from metriclab.commands import app
 from metriclab.deployment.bundle import calibrate_bundle, calibration_settings, save_centroids
 from metriclab.deployment.embedding import (
     ImageFiles,
@@ -49,36 +54,19 @@ from metriclab.deployment.embedding import (
     transform_spec,
 )
 from metriclab.deployment.index import FORMAT, IndexMeta, save_index
-from metriclab.deployment.loading import Run, build_eval_datamodule, load_model, open_run
+from metriclab.deployment.loading import (
+    Run,
+    build_eval_datamodule,
+    load_model,
+    load_torchscript,
+    onnx_embedder,
+    open_run,
+)
 from metriclab.errors import ConfigError
 
-OPTIONS: dict[str, Any] = {
-    "ckpt_path": None,  # the checkpoint (or a run directory: its checkpoints/best.ckpt)
-    "gallery": "test",  # a split of the run's data (test, val, train, gallery) or a folder
-    "out": None,  # output folder (default RUN_DIR/export)
-    "onnx": True,  # also export ONNX
-    "atol": 1e-4,  # the largest embedding difference accepted for an exported model
-    "batch_size": 128,
-    "progress": True,
-    "calibrate": None,  # a folder of class sub-folders: held-out queries for the threshold
-    "target_precision": None,  # precision on accepted answers to calibrate for (default 0.95)
-    "target_fmr": None,  # or: the fraction of unknown-class queries given a class
-    "classifier": "knn",  # knn or centroid: the classifier the threshold is calibrated for
-    "classifier_k": 5,  # neighbours that vote (classifier=knn)
-    "temperature": "auto",  # classifier=centroid: the confidence's softmax temperature (0: the
-    # cosine); auto: whichever of 0, 0.02, 0.05, 0.1, 0.2 answers the most calibration queries
-    "index": "flat",  # flat, ivf, hnsw, or auto: the best point of frontier.json within budget
-    "code": "fp32",  # fp32, fp16, int8, binary, binary+rescore, pq<m> (m bytes per vector)
-    "dims": 0,  # the embedding prefix indexed (0: all; Matryoshka models keep R@1 when cut)
-    "nlist": 0,  # index=ivf: k-means cells (0: 4 sqrt(N)); nprobe: cells searched
-    "nprobe": 8,
-    "hnsw_m": 32,  # index=hnsw: links per node; ef_search: candidate list while searching
-    "ef_search": 64,
-    "rescore": 10,  # code=binary+rescore: re-rank rescore x k Hamming candidates exactly
-    "max_bytes_per_vector": 0.0,  # index=auto budgets (0: none)
-    "max_ms_per_query": 0.0,
-    "frontier": None,  # index=auto: the frontier.json to choose from (default RUN_DIR/frontier)
-}
+CONFIG = "export"
+#: The settings (``configs/export.yaml``) with their defaults.
+OPTIONS: dict[str, Any] = app.defaults(CONFIG)
 KINDS, CODES = ("flat", "ivf", "hnsw"), ("fp32", "fp16", "int8", "binary", "binary+rescore")
 
 
@@ -194,13 +182,6 @@ def export_torchscript(model: torch.nn.Module, example: torch.Tensor, path: Path
     return path
 
 
-def load_torchscript(path: Path) -> torch.jit.ScriptModule:
-    """A saved TorchScript embedder, on the CPU, in eval mode."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", FutureWarning)  # torch.jit's deprecation notice
-        return torch.jit.load(str(path), map_location="cpu").eval()
-
-
 def export_onnx(model: torch.nn.Module, example: torch.Tensor, path: Path) -> Path:
     """Export ``model`` to ONNX with a dynamic batch axis (the TorchScript-based exporter, which
     needs no extra package; the torch.export-based one where that is all torch offers)."""
@@ -222,19 +203,6 @@ def export_onnx(model: torch.nn.Module, example: torch.Tensor, path: Path) -> Pa
                 model, (example,), str(path), dynamic_shapes=({0: batch},), dynamo=True, **names
             )
     return path
-
-
-def onnx_embedder(path: Path):
-    """``images [B, C, S, S] -> embeddings [B, D]`` through onnxruntime (CPU)."""
-    try:
-        import onnxruntime
-    except ImportError:
-        raise ConfigError(
-            "onnxruntime is not installed; pip install onnxruntime (or pip install -e . again)"
-        ) from None
-    session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    name = session.get_inputs()[0].name
-    return lambda images: torch.from_numpy(session.run(None, {name: images.cpu().numpy()})[0])
 
 
 def max_difference(reference: torch.nn.Module, candidate, images: torch.Tensor) -> float:
@@ -419,9 +387,12 @@ def _write_export(
     return meta
 
 
-def _main(options: dict[str, Any], overrides: list[str]) -> None:
-    run = open_run(options["ckpt_path"], overrides)
-    out, meta = export_run(run, options)
+def run(cfg: DictConfig) -> None:
+    """Export the run of ``cfg.ckpt_path`` (its saved config with ``cfg.run_overrides``) and
+    print what was written."""
+    options = app.options(cfg, CONFIG)
+    reopened = open_run(options["ckpt_path"], options["run_overrides"])
+    out, meta = export_run(reopened, options)
     diffs = ", ".join(f"{k} max |diff| {v:.1e}" for k, v in meta.check.items())
     print(f"exported {', '.join(meta.models.values())} ({diffs}) to {out}")
     print(f"index: {len(meta.paths)} images of gallery={meta.source}, D={meta.embedding_size}")
@@ -462,5 +433,6 @@ def _main(options: dict[str, Any], overrides: list[str]) -> None:
 
 
 def main(argv: list[str]) -> int:
-    """The command; returns the exit status (2 with one ``error:`` line for a user mistake)."""
-    return run_command(_main, argv, OPTIONS, allow_overrides=True)
+    """``python scripts/export.py ARGV`` in this process; the exit status (2 with one ``error:``
+    line for a user mistake)."""
+    return app.main(CONFIG, argv, run)

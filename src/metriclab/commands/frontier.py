@@ -22,9 +22,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from omegaconf import DictConfig
 
-from metriclab.commands.args import run_command
-from metriclab.deployment.embedding import embed_tensors
+from metriclab.commands import app
+from metriclab.deployment.embedding import embed
 from metriclab.deployment.frontier import OperatingPoint, measure, pareto
 from metriclab.deployment.loading import (
     Run,
@@ -34,28 +35,27 @@ from metriclab.deployment.loading import (
     pick_device,
 )
 from metriclab.errors import ConfigError
+from metriclab.pictures.curves import recall_vs_bytes
 from metriclab.runs.report import write_json_atomic
 
-OPTIONS: dict[str, Any] = {
-    "ckpt_path": None,  # the checkpoint (or a run directory: its checkpoints/best.ckpt)
-    "dims": "",  # prefixes, e.g. 64,128,512 (default: the loss's Matryoshka dims, else full)
-    "device": "auto",  # where the model embeds: auto, cpu, cuda
-    "threads": 0,  # FAISS threads (0: FAISS's default)
-    "out": None,  # output folder (default RUN_DIR/frontier)
-    "progress": True,
-    "tensorboard": True,  # also log the chart and the points to RUN_DIR/tensorboard/frontier
-}
+#: The command's primary config, ``configs/frontier.yaml`` (its settings and their defaults).
+CONFIG = "frontier"
 COLUMNS = ("recall@1", "recall@8", "map@r")
 
 
-def parse_dims(text: str, run: Run, full: int) -> tuple[int, ...]:
-    """``dims=64,128`` -> ``(64, 128)``; empty: the run's Matryoshka prefixes, else ``(full,)``."""
-    if text.strip():
+def parse_dims(value: list[int] | str | None, run: Run, full: int) -> tuple[int, ...]:
+    """``dims=[64,128]`` (or the text ``'64,128'``, or ``64``) -> ``(64, 128)``; ``null``: the
+    run's Matryoshka prefixes, else ``(full,)``."""
+    listed = isinstance(value, list | tuple)
+    shown = f"[{','.join(map(str, value))}]" if listed else value
+    parts = list(value) if listed else str(value or "").replace(" ", "").split(",")
+    parts = [p for p in parts if str(p).strip()]
+    if parts:
         try:
-            dims = tuple(sorted({int(t) for t in text.replace(" ", "").split(",") if t}))
+            dims = tuple(sorted({int(str(p)) for p in parts}))
         except ValueError:
             raise ConfigError(
-                f"dims={text}: expected sizes separated by commas, e.g. dims=64,128"
+                f"dims={shown}: expected embedding sizes, e.g. dims=[64,128]"
             ) from None
     else:
         loss = run.cfg.get("loss") or {}
@@ -68,7 +68,7 @@ def parse_dims(text: str, run: Run, full: int) -> tuple[int, ...]:
     bad = [d for d in dims if not 1 <= d <= full]
     if bad:
         raise ConfigError(
-            f"dims={text}: {bad[0]} is not a prefix of the {full}-d embedding; use 1..{full}"
+            f"dims={shown}: {bad[0]} is not a prefix of the {full}-d embedding; use 1..{full}"
         )
     return dims
 
@@ -98,52 +98,6 @@ def markdown(points: list[OperatingPoint], front: list[OperatingPoint]) -> str:
     return "\n".join(lines)
 
 
-def chart(points: list[OperatingPoint], front: list[OperatingPoint], title: str) -> bytes:
-    """PNG bytes: R@1 against bytes per vector, one line per code/index, the front in black."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    series: dict[str, list[OperatingPoint]] = {}
-    for p in points:
-        label = f"{p.code} {p.index}" + "".join(f" {k}={v}" for k, v in p.params.items())
-        series.setdefault(label, []).append(p)
-    fig, ax = plt.subplots(figsize=(8, 5), dpi=110)
-    colors = plt.get_cmap("tab20")(np.linspace(0, 1, max(2, len(series))))
-    for (label, group), color in zip(series.items(), colors, strict=False):
-        group = sorted(group, key=lambda p: p.bytes_per_vector)
-        ax.plot(
-            [p.bytes_per_vector for p in group],
-            [p.metrics["recall@1"] for p in group],
-            marker="o",
-            markersize=3,
-            linewidth=1,
-            color=color,
-            label=label,
-        )
-    best = sorted(front, key=lambda p: p.bytes_per_vector)
-    ax.plot(
-        [p.bytes_per_vector for p in best],
-        [p.metrics["recall@1"] for p in best],
-        color="black",
-        linewidth=2,
-        drawstyle="steps-post",
-        label="Pareto front",
-    )
-    ax.set_xscale("log", base=2)
-    ax.set_xlabel("bytes per vector (log scale)")
-    ax.set_ylabel("Recall@1")
-    ax.set_title(title)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=6, ncol=2, loc="lower right")
-    buffer = io.BytesIO()
-    fig.tight_layout()
-    fig.savefig(buffer, format="png")
-    plt.close(fig)
-    return buffer.getvalue()
-
-
 def log_tensorboard(folder: Path, png: bytes, points: list[OperatingPoint]) -> None:
     """The chart as an image and each point's R@1 as a scalar (step = bytes per vector)."""
     from PIL import Image
@@ -166,7 +120,7 @@ def frontier_run(run: Run, options: dict[str, Any]) -> tuple[list[OperatingPoint
     size = int(getattr(model, "embedding_size", 0) or run.cfg.head.embedding_size)
     dims = parse_dims(options["dims"], run, size)  # checked before the embedding pass
     embedded = {
-        part: embed_tensors(
+        part: embed(
             model,
             datamodule.datasets[part],
             datamodule.eval_batch_size,
@@ -174,6 +128,7 @@ def frontier_run(run: Run, options: dict[str, Any]) -> tuple[list[OperatingPoint
             datamodule.num_workers,
             options["progress"],
             part,
+            on_device=True,
         )
         for part in parts
     }
@@ -200,21 +155,25 @@ def frontier_run(run: Run, options: dict[str, Any]) -> tuple[list[OperatingPoint
         {"ckpt": str(run.ckpt), "split": "+".join(parts), "points": rows},
     )
     title = f"{run.ckpt.parent.parent.name}: {run.cfg.data.get('name', 'data')} {'+'.join(parts)}"
-    png = chart(points, front, title)
+    png = recall_vs_bytes(points, front, title)
     (out / "frontier.png").write_bytes(png)
     if options["tensorboard"]:
         log_tensorboard(run.run_dir / "tensorboard" / "frontier", png, points)
     return points, out
 
 
-def _main(options: dict[str, Any], overrides: list[str]) -> None:
-    run = open_run(options["ckpt_path"], overrides)
-    points, out = frontier_run(run, options)
+def run(cfg: DictConfig) -> list[OperatingPoint]:
+    """The command on its composed config (``configs/frontier.yaml``): reopen the run with
+    ``run_overrides`` applied, measure and write every point, print the table."""
+    options = app.options(cfg, CONFIG)
+    reopened = open_run(options["ckpt_path"], options["run_overrides"])
+    points, out = frontier_run(reopened, options)
     print(markdown(points, pareto(points)))
     print(f"wrote {out / 'frontier.md'}, frontier.csv, frontier.json, frontier.png")
+    return points
 
 
 def main(argv: list[str]) -> int:
-    """The command (``key=value`` options of :data:`OPTIONS`; other tokens override the run's
-    config, e.g. ``data.root=DIR``). Exit status 2 with one ``error:`` line for a mistake."""
-    return run_command(_main, argv, OPTIONS, allow_overrides=True)
+    """``python scripts/frontier.py ARGV`` in this process (see
+    :func:`metriclab.commands.app.main`); exit status 2 with one ``error:`` line for a mistake."""
+    return app.main(CONFIG, argv, run)

@@ -6,6 +6,7 @@ the calibration half's precision-coverage curve with the chosen threshold marked
 ``<split>/``: ``closed/{knn,centroid}_acc@{1,5,all}``, ``openset/{knn,centroid}_auroc``,
 ``openset/threshold``, ``openset/calib_precision``, ``openset/{precision,coverage,accuracy,
 known_accept,unknown_accept}`` (on the held-out half), ``verify/{tar@far,fnmr@fmr}=...``.
+Its settings are the ``openset*`` and ``target_precision`` keys of ``configs/eval.yaml``.
 """
 
 from __future__ import annotations
@@ -16,54 +17,9 @@ from typing import Any
 import numpy as np
 
 from metriclab.errors import ConfigError
+from metriclab.pictures.curves import precision_coverage
 from metriclab.recognition.calibrate import temperature_options
 from metriclab.recognition.metrics import recognition_metrics
-
-#: The options ``scripts/eval.py`` adds for this mode (see :data:`serving.evaluate.OPTIONS`).
-OPENSET_OPTIONS: dict[str, Any] = {
-    "openset": False,  # also the classification / open-set / verification metrics
-    "openset_enroll": 5,  # images enrolled per known class for the open-set part
-    "openset_k": 5,  # neighbours that vote
-    "openset_classifier": "knn",  # knn or centroid: the one calibrated
-    "openset_temperature": "0",  # centroid confidence: softmax temperature (0: the cosine); auto:
-    # whichever of 0, 0.02, 0.05, 0.1, 0.2 answers the most queries of the calibration half
-    "target_precision": 0.95,  # the precision the threshold is calibrated for
-    "openset_strangers": "item",  # item: halves split each class; class: unknown classes whole
-}
-
-
-def plot_curve(block: dict[str, Any], path: Path, title: str) -> Path:
-    """Precision vs coverage of the calibration half, the chosen threshold as a dot."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    curve, got = block["curve"], block["calibration"]
-    fig, ax = plt.subplots(figsize=(5, 4), dpi=100)
-    ax.plot(curve["coverage"], curve["precision"], label="calibration half")
-    target = block["target"].get("precision")
-    if target is not None:
-        ax.axhline(target, color="grey", linestyle=":", label=f"target {target:g}")
-    ax.plot(
-        [got["coverage"]],
-        [got["precision"]],
-        "o",
-        color="red",
-        label=f"threshold {block['threshold']:.3f}",
-    )
-    ax.set(
-        xlabel="coverage (answered / queries)",
-        ylabel="precision of answers",
-        title=title,
-        xlim=(0, 1),
-        ylim=(0, 1.02),
-    )
-    ax.legend(loc="lower left")
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
-    return path
 
 
 def openset_metrics(
@@ -99,5 +55,6 @@ def openset_metrics(
         seed=seed,
     )
     out.mkdir(parents=True, exist_ok=True)
-    plot_curve(block, out / "precision_coverage.png", f"{split}: {options['openset_classifier']}")
+    title = f"{split}: {options['openset_classifier']}"
+    precision_coverage(block, out / "precision_coverage.png", title)
     return {f"{split}/{k}": float(v) for k, v in metrics.items()}

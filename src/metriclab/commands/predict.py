@@ -21,10 +21,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PIL import Image, ImageDraw
+from omegaconf import DictConfig
 
-from metriclab.commands.args import run_command
-from metriclab.commands.retrieve import GALLERY_FIX, load_embedder, query_labels
+from metriclab.commands import app
+from metriclab.commands.retrieve import GALLERY_FIX, query_labels
 from metriclab.deployment.bundle import decide, load_centroids
 from metriclab.deployment.embedding import (
     ImageFiles,
@@ -33,31 +33,20 @@ from metriclab.deployment.embedding import (
     list_images,
     read_image,
 )
-from metriclab.deployment.index import IndexMeta, load_index
+from metriclab.deployment.index import IndexMeta, index_folder, load_index
+from metriclab.deployment.loading import load_embedder
 from metriclab.errors import ConfigError
-from metriclab.pictures.sheets import Match, query_sheet
+from metriclab.pictures.sheets import Match, decision_picture, query_sheet
 
-OPTIONS: dict[str, Any] = {
-    "index": None,  # the folder written by scripts/export.py
-    "query": None,  # an image file or a folder of images
-    "classifier": "auto",  # auto (the calibrated one, else knn), knn or centroid
-    "k": 0,  # neighbours that vote and are shown; 0: the calibrated k, else 5
-    "threshold": "auto",  # auto (calibrated at export), none (never unknown) or a number
-    "temperature": -1.0,  # classifier=centroid softmax temperature; -1: the calibrated one, or 0
-    "out": None,  # where predictions.csv/.json and the PNGs go (default INDEX_DIR/predictions)
-    "pictures": True,  # one PNG per query
-    "model": "torchscript",  # torchscript or onnx
-    "thumbnail": 96,
-    "batch_size": 64,
-    "progress": True,
-}
+CONFIG = "predict"
+#: The settings (``configs/predict.yaml``) with their defaults.
+OPTIONS: dict[str, Any] = app.defaults(CONFIG)
 UNKNOWN = "unknown"
 #: The summary's last line when no threshold rejects anything (``{why}``: the reason).
 NO_REJECTION = (
     "note: no rejection is active ({why}): every query was answered with a class, none is "
     "unknown; export with calibrate=DIR to calibrate a threshold, or pass threshold=VALUE"
 )
-ORANGE = (230, 140, 20)
 
 
 def resolve(options: dict[str, Any], meta: IndexMeta) -> tuple[str, int, float, float]:
@@ -103,22 +92,9 @@ def stranger_marks(files: list[str], root: Path) -> list[str]:
     return [UNKNOWN if len(p) > 1 else "" for p in parts]
 
 
-def decision_picture(sheet: Image.Image, text: str, accepted: bool) -> Image.Image:
-    """``sheet`` with a banner under it: ``text`` on green (a class) or orange (unknown)."""
-    out = Image.new("RGB", (sheet.width, sheet.height + 18), (255, 255, 255))
-    out.paste(sheet, (0, 0))
-    draw = ImageDraw.Draw(out)
-    draw.rectangle(
-        [0, sheet.height, sheet.width, sheet.height + 18],
-        fill=(40, 170, 60) if accepted else ORANGE,
-    )
-    draw.text((4, sheet.height + 3), text, fill=(255, 255, 255))
-    return out
-
-
 def predict(options: dict[str, Any]) -> list[dict[str, Any]]:
     """Classify every query; print, write and draw the answers. Returns one dict per query."""
-    folder = Path(options["index"] or "").expanduser()
+    folder = index_folder(options["index"])
     index, meta = load_index(folder)
     if not options["query"]:
         raise ConfigError("no query given; pass query=IMAGE or query=FOLDER")
@@ -213,6 +189,12 @@ def _write_and_print(
         print(note)
 
 
+def run(cfg: DictConfig) -> None:
+    """The command on its composed settings (``configs/predict.yaml``): classify every query."""
+    predict(app.options(cfg, CONFIG))
+
+
 def main(argv: list[str]) -> int:
-    """The command; returns the exit status (2 with one ``error:`` line for a user mistake)."""
-    return run_command(lambda options, _: predict(options), argv, OPTIONS)
+    """``python scripts/predict.py ARGV`` in this process; the exit status (2 with one ``error:``
+    line for a user mistake)."""
+    return app.main(CONFIG, argv, run)

@@ -21,9 +21,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from omegaconf import DictConfig
 
-from metriclab.commands.args import run_command
-from metriclab.commands.export import load_torchscript, onnx_embedder
+from metriclab.commands import app
 from metriclab.deployment.embedding import (
     ImageFiles,
     embed,
@@ -31,36 +31,20 @@ from metriclab.deployment.embedding import (
     list_images,
     read_image,
 )
-from metriclab.deployment.index import IndexMeta, load_index, search
+from metriclab.deployment.index import index_folder, load_index, search
+from metriclab.deployment.loading import load_embedder
 from metriclab.errors import ConfigError
 from metriclab.pictures.sheets import Match, class_name, query_sheet, write_html
 
-OPTIONS: dict[str, Any] = {
-    "index": None,  # the folder written by scripts/export.py (index.faiss + index.json)
-    "query": None,  # an image file or a folder of images
-    "k": 5,  # neighbours per query
-    "out": None,  # where the PNGs and index.html go (default INDEX_DIR/retrieval)
-    "model": "torchscript",  # torchscript or onnx: which exported embedder embeds the queries
-    "thumbnail": 128,  # side of each picture in the PNGs
-    "batch_size": 64,
-    "progress": True,
-}
+CONFIG = "retrieve"
+#: The settings (``configs/retrieve.yaml``) with their defaults.
+OPTIONS: dict[str, Any] = app.defaults(CONFIG)
 #: Neighbours drawn per picture (all ``k`` are printed and listed in index.html).
 MAX_DRAWN = 20
 #: The list of files a run wrote into ``out`` (removed, and only they, by the next run).
 MANIFEST = "retrieval.json"
 #: How an unreadable gallery image (named by the index) is fixed.
 GALLERY_FIX = "the index names this file: restore it, or export the gallery again"
-
-
-def load_embedder(folder: Path, meta: IndexMeta, kind: str):
-    """The exported model ``kind`` of an index folder as ``images -> embeddings``."""
-    if kind not in meta.models:
-        raise ConfigError(
-            f"model={kind}: the index has only {', '.join(meta.models)}; choose one of those"
-        )
-    path = folder / meta.models[kind]
-    return onnx_embedder(path) if kind == "onnx" else load_torchscript(path)
 
 
 def query_labels(files: list[str], root: Path, class_names: list[str]) -> np.ndarray:
@@ -108,7 +92,7 @@ def retrieve(options: dict[str, Any]) -> list[tuple[str, list[Match]]]:
     """Search every query; print and draw the results. Returns ``(query path, matches)``."""
     if options["k"] < 1:  # before anything is read
         checked_k(options["k"], 1)
-    folder = Path(options["index"] or "").expanduser()
+    folder = index_folder(options["index"])
     index, meta = load_index(folder)
     if not options["query"]:
         raise ConfigError("no query given; pass query=IMAGE or query=FOLDER")
@@ -161,6 +145,13 @@ def retrieve(options: dict[str, Any]) -> list[tuple[str, list[Match]]]:
     return results
 
 
+def run(cfg: DictConfig) -> None:
+    """The command on its composed settings (``configs/retrieve.yaml``): search the index for
+    every query."""
+    retrieve(app.options(cfg, CONFIG))
+
+
 def main(argv: list[str]) -> int:
-    """The command; returns the exit status (2 with one ``error:`` line for a user mistake)."""
-    return run_command(lambda options, _: retrieve(options), argv, OPTIONS)
+    """``python scripts/retrieve.py ARGV`` in this process; the exit status (2 with one ``error:``
+    line for a user mistake)."""
+    return app.main(CONFIG, argv, run)

@@ -1,4 +1,9 @@
-"""The command-line wrapper around :func:`~metriclab.pipeline.training.train`.
+"""``python train.py``'s front-end: check the config, then train (:mod:`metriclab.pipeline`).
+
+:func:`run` (what ``train.py``'s ``@hydra.main`` calls) checks the composed config
+(:func:`metriclab.commands.arguments.check_arguments`: no key its target would not take), then
+trains inside :func:`metriclab.pipeline.sweeps.recorded` (``status.json``; a failing sweep job
+fails alone), every fold of ``protocol.fold=all`` in turn.
 
 A user mistake (:class:`~metriclab.errors.ConfigError`, wherever it is raised: in the pipeline, or
 inside a constructor that Hydra's ``instantiate`` wraps) is printed as one line
@@ -244,17 +249,24 @@ def refuse(cfg: DictConfig, mistake: ConfigError) -> None:
 
 
 def run(cfg: DictConfig) -> float | None:
-    """Run ``train(cfg)``; return the optimized metric (for Hydra sweepers such as Optuna)."""
+    """Check ``cfg``, run :func:`~metriclab.pipeline.training.train` (each fold of
+    ``protocol.fold=all``) recording ``status.json``, and turn a mistake into one line; return
+    the optimized metric (for Hydra sweepers such as Optuna)."""
     quiet_lightning()  # before the imports below load FAISS
     from metriclab.callbacks.nonfinite_loss import NonFiniteLossError
     from metriclab.callbacks.preemption import Preempted
-    from metriclab.pipeline.sweeps import every_fold, run_recorded
+    from metriclab.commands.arguments import check_arguments
+    from metriclab.pipeline.sweeps import all_folds, recorded, train_every_fold
     from metriclab.pipeline.training import train
 
     quiet_lightning()  # again: importing Lightning set its loggers back to INFO
     try:
-        # status.json; a failed sweep job returns None; protocol.fold=all: every fold, the mean
-        metrics, _ = run_recorded(every_fold(train), cfg)
+        with recorded(cfg) as metrics:  # status.json; a failed sweep job returns no metric
+            check_arguments(cfg)  # every key is read by some part: a typo is never ignored
+            if all_folds(cfg):  # protocol.fold=all: every fold, the mean of their metrics
+                metrics |= train_every_fold(cfg, train)
+            else:
+                metrics |= train(cfg)[0]
     except NonFiniteLossError as exc:
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(EXIT_NONFINITE)

@@ -6,9 +6,9 @@ runs that prefix once, before training, on ``V`` augmented views of every traini
 training transform: random crop and flip) and on every evaluation image (the test transform), keeps
 the outputs in memory, and trains and evaluates the network from the cut
 (:meth:`EmbeddingModel.forward` with ``from_cut``). Each training step then costs the trained
-stages only: ``experiment=cub_lite0`` (Lite0 at 224 px, stages 1-3 cached) trains 27.5 images/s on
-a 2-core CPU, the caching pass included, where a plain loop over the whole network at 160 px does
-22.5 (docs/real_photos.md).
+stages only (``experiment=cub_lite0``: Lite0 at 224 px, stages 1-3 cached; its throughput, the
+caching pass included, against a plain loop over the whole network: BENCHMARKS.md, "Real photos:
+CUB (EfficientNet-Lite0)").
 
 What changes: each epoch draws, per image, one of its ``V`` cached views (uniformly, from a
 generator seeded by ``seed``) instead of a fresh random crop, so augmentation has ``V`` views per
@@ -274,6 +274,74 @@ def stored_prefix_outputs(
     return torch.stack([found[key] for key in keys], dim=1), len(missing)
 
 
+def checked_prefix(backbone: nn.Module, views: int, dtype: str) -> nn.Module:
+    """The backbone's frozen prefix, or a :class:`ConfigError` for a backbone without one or
+    a dtype that is not a cache dtype."""
+    prefix = backbone.frozen_prefix() if hasattr(backbone, "frozen_prefix") else None
+    if prefix is None:
+        frozen = getattr(backbone, "frozen_stages", None)
+        raise ConfigError(
+            f"module.speed.frozen_feature_cache={views} caches the output of the backbone's frozen "
+            f"stages, but {type(backbone).__name__} has "
+            + ("none (backbone.frozen_stages=0)" if frozen == 0 else "no frozen-stage prefix")
+            + "; set backbone.frozen_stages=N (EfficientNet-Lite) or "
+            "module.speed.frozen_feature_cache=0"
+        )
+    if dtype not in DTYPES:
+        raise ConfigError(
+            f"module.speed.frozen_feature_dtype={dtype!r} is not a cache dtype; use "
+            + " or ".join(DTYPES)
+        )
+    return prefix
+
+
+def split_features(
+    prefix: nn.Module,
+    data_name: str,
+    key: str,
+    dataset,
+    count: int,
+    store: FeatureStore | None,
+    batch_size: int,
+    device: torch.device,
+    dtype: str,
+    channels_last: bool,
+) -> torch.Tensor:
+    """The prefix's output ``[N, count, ...]`` for ``count`` view(s) of each item of one split,
+    computed (or read from ``store``, computing only what it lacks), logged with its size."""
+    start = time.perf_counter()
+    args = (batch_size, device, DTYPES[dtype], channels_last)
+    desc = f"caching {data_name}/{key}"
+    if store is None:
+        features = prefix_outputs(prefix, dataset, count, *args, desc)
+    else:
+        kind = "train" if key == "train" else "eval"
+        features, computed = stored_prefix_outputs(
+            store, kind, prefix, dataset, count, 0, *args, desc
+        )
+        log.info(
+            "%s/%s: %d of %d images read from the feature cache %s",
+            data_name,
+            key,
+            len(dataset) - computed,
+            len(dataset),
+            store.folder,
+        )
+    log.info(
+        "%s/%s: cached the frozen prefix's output for %d view(s) x %d images, "
+        "%s each, %.0f MB %s, in %.0f s",
+        data_name,
+        key,
+        count,
+        len(dataset),
+        "x".join(map(str, features.shape[2:])),
+        features.numel() * features.element_size() / 2**20,
+        dtype,
+        time.perf_counter() - start,
+    )
+    return features
+
+
 @contextmanager
 def frozen_feature_cache(
     model: nn.Module,
@@ -303,22 +371,7 @@ def frozen_feature_cache(
     Yields the seconds the caching took. On exit the datasets and the model are as before (the
     model embeds images again).
     """
-    backbone = model.backbone
-    prefix = backbone.frozen_prefix() if hasattr(backbone, "frozen_prefix") else None
-    if prefix is None:
-        frozen = getattr(backbone, "frozen_stages", None)
-        raise ConfigError(
-            f"module.speed.frozen_feature_cache={views} caches the output of the backbone's frozen "
-            f"stages, but {type(backbone).__name__} has "
-            + ("none (backbone.frozen_stages=0)" if frozen == 0 else "no frozen-stage prefix")
-            + "; set backbone.frozen_stages=N (EfficientNet-Lite) or "
-            "module.speed.frozen_feature_cache=0"
-        )
-    if dtype not in DTYPES:
-        raise ConfigError(
-            f"module.speed.frozen_feature_dtype={dtype!r} is not a cache dtype; use "
-            + " or ".join(DTYPES)
-        )
+    prefix = checked_prefix(model.backbone, views, dtype)
     original = dict(datamodule.datasets)
     was_training, home = model.training, next(model.parameters()).device
     model.eval().to(device)
@@ -333,36 +386,8 @@ def frozen_feature_cache(
         for key, dataset in original.items():
             if id(dataset) not in cached:
                 count = views if key == "train" else 1
-                start = time.perf_counter()
-                args = (datamodule.eval_batch_size, device, DTYPES[dtype], channels_last)
-                desc = f"caching {datamodule.name}/{key}"
-                if store is None:
-                    features = prefix_outputs(prefix, dataset, count, *args, desc)
-                else:
-                    kind = "train" if key == "train" else "eval"
-                    features, computed = stored_prefix_outputs(
-                        store, kind, prefix, dataset, count, 0, *args, desc
-                    )
-                    log.info(
-                        "%s/%s: %d of %d images read from the feature cache %s",
-                        datamodule.name,
-                        key,
-                        len(dataset) - computed,
-                        len(dataset),
-                        store.folder,
-                    )
-                log.info(
-                    "%s/%s: cached the frozen prefix's output for %d view(s) x %d images, "
-                    "%s each, %.0f MB %s, in %.0f s",
-                    datamodule.name,
-                    key,
-                    count,
-                    len(dataset),
-                    "x".join(map(str, features.shape[2:])),
-                    features.numel() * features.element_size() / 2**20,
-                    dtype,
-                    time.perf_counter() - start,
-                )
+                args = (store, datamodule.eval_batch_size, device, dtype, channels_last)
+                features = split_features(prefix, datamodule.name, key, dataset, count, *args)
                 cached[id(dataset)] = FeatureDataset(dataset, features, seed)
             datamodule.datasets[key] = cached[id(dataset)]
         model.train(was_training).to(home)

@@ -2,7 +2,8 @@
 
 ``embed(model, dataset)`` runs any ``[B, C, H, W] -> [B, D]`` callable (the eager model, a
 TorchScript module) over a dataset of ``(image, label, index)`` items with a progress bar and
-returns ``float32 [N, D]`` embeddings and ``int64 [N]`` labels in dataset order.
+returns ``float32 [N, D]`` embeddings and ``int64 [N]`` labels in dataset order (NumPy arrays, or
+with ``on_device=True`` tensors left where the model ran).
 :class:`ImageFiles` is such a dataset over files (a folder of class folders gets labels).
 """
 
@@ -143,29 +144,17 @@ def embed(
     num_workers: int = 0,
     progress: bool = True,
     desc: str = "embed",
-) -> tuple[np.ndarray, np.ndarray]:
-    """``model`` over every item in order: ``float32 [N, D]`` embeddings, ``int64 [N]`` labels."""
-    embeddings, labels = embed_tensors(
-        model, dataset, batch_size, device, num_workers, progress, desc
-    )
-    return embeddings.cpu().numpy(), labels.cpu().numpy().astype(np.int64)
-
-
-@torch.inference_mode()
-def embed_tensors(
-    model: Callable[[torch.Tensor], torch.Tensor],
-    dataset: Dataset,
-    batch_size: int = 128,
-    device: torch.device | str = "cpu",
-    num_workers: int = 0,
-    progress: bool = True,
-    desc: str = "embed",
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """As :func:`embed`, but ``float32 [N, D]`` and ``int64 [N]`` tensors left on ``device``
-    (a search on the GPU then needs no copy to the host and back)."""
+    on_device: bool = False,
+) -> tuple[np.ndarray, np.ndarray] | tuple[torch.Tensor, torch.Tensor]:
+    """``model`` over every item in order: ``float32 [N, D]`` embeddings, ``int64 [N]`` labels,
+    as NumPy arrays; ``on_device=True``: as tensors left on ``device`` (a search on the GPU then
+    needs no copy to the host and back)."""
     loader = DataLoader(dataset, batch_size=batch_size, shuffle=False, num_workers=num_workers)
     chunks, labels = [], []
     for images, batch_labels, _ in tqdm(loader, desc=desc, disable=not progress, leave=False):
         chunks.append(model(images.to(device)).float())
         labels.append(batch_labels.to(device))
-    return torch.cat(chunks), torch.cat(labels).long()
+    embeddings, label_ids = torch.cat(chunks), torch.cat(labels).long()
+    if on_device:
+        return embeddings, label_ids
+    return embeddings.cpu().numpy(), label_ids.cpu().numpy()

@@ -9,7 +9,8 @@ beside it in ``vectors.npy`` (for re-scoring, centroids and re-exports), and
 
 ``index.json`` (see :class:`IndexMeta`) names each row's image (``paths``) and ``labels``, the
 class names, the exported models and the test-time transform, so that
-``scripts/retrieve.py`` needs nothing else (no config, no checkpoint).
+``scripts/retrieve.py`` needs nothing else (no config, no checkpoint). :func:`remove_rows` drops
+rows from a FAISS index (``scripts/enroll.py remove=``, the service's remove).
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ class IndexMeta:
         labels: ``[N]`` class id of each row (``-1``: unknown).
         class_names: name of each class id (``labels`` index into it).
         models: ``{"torchscript": file, "onnx": file}`` relative to the index folder.
-        transform: the test-time transform options (see ``serving.embedding.transform_spec``).
+        transform: the test-time transform options (see ``deployment.embedding.transform_spec``).
         embedding_size: ``D``.
         source: where the gallery came from (a split name of the run's data, or a folder).
         checkpoint: the checkpoint the models were exported from.
@@ -134,6 +135,13 @@ def save_index(folder: Path, embeddings: np.ndarray, meta: IndexMeta) -> Path:
     return folder
 
 
+def index_folder(setting: str | Path | None) -> Path:
+    """The ``index=`` setting of a command as a folder; one error line when it was not given."""
+    if setting is None or str(setting) == "":
+        raise ConfigError("no index given; pass index=RUN_DIR/export (a scripts/export.py folder)")
+    return Path(setting).expanduser()
+
+
 def load_index(folder: str | Path) -> tuple[faiss.Index, IndexMeta]:
     """Read an index folder written by :func:`save_index`."""
     folder = Path(folder).expanduser()
@@ -170,3 +178,24 @@ def search(index: Any, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndar
     if isinstance(index, CompressedIndex):
         return index.search(queries, k)
     return index.search(normalized(queries), min(k, index.ntotal))
+
+
+def remove_rows(index: faiss.Index, rows: np.ndarray) -> faiss.Index:
+    """``index`` without ``rows`` (the others keep their order, renumbered ``0..``)."""
+    if isinstance(index, faiss.IndexFlat):
+        index.remove_ids(np.asarray(rows, dtype=np.int64))
+        return index
+    keep = np.setdiff1d(np.arange(index.ntotal), rows)
+    try:  # other index types: reconstruct what stays, empty the (trained) index, add it back
+        if hasattr(index, "make_direct_map"):
+            index.make_direct_map()
+        kept = np.stack([index.reconstruct(int(r)) for r in keep]) if len(keep) else None
+        index.reset()
+        if kept is not None:
+            index.add(kept)
+    except RuntimeError as exc:
+        raise ConfigError(
+            f"this index type ({type(index).__name__}) cannot remove rows "
+            f"({str(exc).splitlines()[0][:80]}); export the gallery again without the class"
+        ) from None
+    return index

@@ -1,17 +1,23 @@
-"""A trained run, reopened: its checkpoint, its saved config (with overrides), its model.
+"""Every way a model is loaded: a trained run reopened, or an exported embedder.
 
-A run directory (README.md lists its files) holds ``.hydra/config.yaml`` and ``checkpoints/*.ckpt``;
-:func:`open_run` finds both from a checkpoint path, applies command-line overrides to the saved
-config (``data=cub`` swaps a whole config group, ``data.root=DIR`` sets one value) and
-:func:`load_model` rebuilds the embedding model and loads the checkpoint's weights
-(``torch.load(..., weights_only=True)``: no code in the file is run).
+- **A run** (README.md lists its files) holds ``.hydra/config.yaml`` and ``checkpoints/*.ckpt``;
+  :func:`open_run` finds both from a checkpoint path, applies command-line overrides to the saved
+  config (``data=cub`` swaps a whole config group, ``data.root=DIR`` sets one value) and
+  :func:`load_model` rebuilds the embedding model and loads the checkpoint's weights
+  (``torch.load(..., weights_only=True)``: no code in the file is run);
+  :func:`build_eval_datamodule` reads its data, :func:`pick_device` says where it runs.
+- **An export** (``scripts/export.py``'s folder): :func:`load_embedder` opens the embedder
+  ``index.json`` names, TorchScript (:func:`load_torchscript`) or ONNX (:func:`onnx_embedder`),
+  as an ``images [B, C, S, S] -> embeddings [B, D]`` callable on the CPU.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import warnings
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 from hydra import compose, initialize_config_dir
@@ -26,6 +32,12 @@ from metriclab.data import MetricDataModule
 from metriclab.errors import ConfigError
 from metriclab.models import EmbeddingModel
 from metriclab.runs.checkpoints import load_checkpoint
+
+if TYPE_CHECKING:
+    from metriclab.deployment.index import IndexMeta
+
+#: An exported embedder: ``images [B, C, S, S] -> embeddings [B, D]``.
+Embedder = Callable[[torch.Tensor], torch.Tensor]
 
 #: The configs shipped inside the package (``src/metriclab/configs`` links to the checkout's
 #: ``configs/``; a wheel holds a copy): group overrides such as ``data=cub`` are read from here.
@@ -142,3 +154,34 @@ def pick_device(device: str) -> torch.device:
     if device.startswith("cuda") and not torch.cuda.is_available():
         raise ConfigError(f"device={device} but CUDA is not available; use device=cpu")
     return torch.device(device)
+
+
+def load_torchscript(path: Path) -> torch.jit.ScriptModule:
+    """A saved TorchScript embedder, on the CPU, in eval mode."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)  # torch.jit's deprecation notice
+        return torch.jit.load(str(path), map_location="cpu").eval()
+
+
+def onnx_embedder(path: Path) -> Embedder:
+    """``images [B, C, S, S] -> embeddings [B, D]`` through onnxruntime (CPU)."""
+    try:
+        import onnxruntime
+    except ImportError:
+        raise ConfigError(
+            "onnxruntime is not installed; pip install onnxruntime (or pip install -e . again)"
+        ) from None
+    session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    name = session.get_inputs()[0].name
+    return lambda images: torch.from_numpy(session.run(None, {name: images.cpu().numpy()})[0])
+
+
+def load_embedder(folder: Path, meta: IndexMeta, kind: str) -> Embedder:
+    """The exported model ``kind`` (``torchscript`` or ``onnx``) of an index folder as
+    ``images -> embeddings``; a kind the export lacks is one line naming those it has."""
+    if kind not in meta.models:
+        raise ConfigError(
+            f"model={kind}: the index has only {', '.join(meta.models)}; choose one of those"
+        )
+    path = folder / meta.models[kind]
+    return onnx_embedder(path) if kind == "onnx" else load_torchscript(path)

@@ -6,6 +6,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 import numpy as np
+import torch
 
 from metriclab.distances.base import l2_normalize
 from metriclab.metrics.formulas import (
@@ -69,24 +70,62 @@ def retrieval_metrics(
             same-label gallery item.
     """
     ks = as_ks(ks)
+    q, q_labels, g, g_labels = checked_inputs(query, query_labels, gallery, gallery_labels)
+    self_mode = gallery is None
+    r = relevant_counts(q_labels, g_labels, exclude_self=self_mode)
+    rows = scored_queries(r, q_labels)
+    g = l2_normalize(g.to(q.device))
+    q = g if self_mode else l2_normalize(q)
+    neighbours = nearest_neighbors(
+        q,
+        g,
+        max(max(ks), int(r[rows].max())),  # enough for recall@max(ks) and the largest R_i
+        query_rows=rows,
+        exclude_self=self_mode,
+        backend=backend,
+        precision=precision,
+        chunk_size=chunk_size,
+        on_search=on_search,
+    )
+    sums = np.zeros(len(ks) + 3, dtype=np.float64)  # recall@ks, precision@1, r_prec, map@r
+    for start, idx in neighbours:
+        chunk_rows = rows[start : start + len(idx)]
+        sums += metric_sums(g_labels[idx], q_labels[chunk_rows], r[chunk_rows], ks)
+    names = [f"recall@{kk}" for kk in ks] + ["precision@1", "r_precision", "map@r"]
+    return dict(zip(names, (sums / rows.size).tolist(), strict=True))
+
+
+def checked_inputs(
+    query: Any, query_labels: Any, gallery: Any, gallery_labels: Any
+) -> tuple[torch.Tensor, np.ndarray, torch.Tensor, np.ndarray]:
+    """``(query [Nq, D], query labels [Nq], gallery [Ng, D], gallery labels [Ng])`` checked and
+    converted (float32 tensors, int64 arrays); the query set itself when ``gallery`` is None.
+
+    Raises:
+        ValueError: bad shapes, dtypes, NaN/Inf, empty input, a gallery without its labels (or
+            the reverse), or a gallery of another dimension.
+    """
     q = as_embeddings(query, "query")
     q_labels = as_labels(query_labels, q.shape[0], "query_labels")
-    self_mode = gallery is None
-    if self_mode:
+    if gallery is None:
         if gallery_labels is not None:
             raise ValueError("gallery_labels was given without gallery; pass both or neither")
-        g, g_labels = q, q_labels
-    else:
-        if gallery_labels is None:
-            raise ValueError("gallery was given without gallery_labels; pass both or neither")
-        g = as_embeddings(gallery, "gallery")
-        g_labels = as_labels(gallery_labels, g.shape[0], "gallery_labels")
-        if g.shape[1] != q.shape[1]:
-            raise ValueError(
-                f"gallery has dimension {g.shape[1]} but query has {q.shape[1]}; "
-                "embed both with the same model"
-            )
-    r = relevant_counts(q_labels, g_labels, exclude_self=self_mode)
+        return q, q_labels, q, q_labels
+    if gallery_labels is None:
+        raise ValueError("gallery was given without gallery_labels; pass both or neither")
+    g = as_embeddings(gallery, "gallery")
+    g_labels = as_labels(gallery_labels, g.shape[0], "gallery_labels")
+    if g.shape[1] != q.shape[1]:
+        raise ValueError(
+            f"gallery has dimension {g.shape[1]} but query has {q.shape[1]}; "
+            "embed both with the same model"
+        )
+    return q, q_labels, g, g_labels
+
+
+def scored_queries(r: np.ndarray, q_labels: np.ndarray) -> np.ndarray:
+    """The rows of the queries with ``R_i > 0`` same-label gallery items (the others are left
+    out of every metric); a ``ValueError`` when there is none."""
     rows = np.flatnonzero(r > 0)
     if rows.size == 0:
         raise ValueError(
@@ -94,29 +133,18 @@ def retrieval_metrics(
             f"{len(np.unique(q_labels))} classes); each class needs at least 2 samples "
             "(or one in the gallery)"
         )
-    k = max(max(ks), int(r[rows].max()))
+    return rows
 
-    g = l2_normalize(g.to(q.device))
-    q = g if self_mode else l2_normalize(q)
-    sums = np.zeros(len(ks) + 3, dtype=np.float64)  # recall@ks, precision@1, r_prec, map@r
-    for start, idx in nearest_neighbors(
-        q,
-        g,
-        k,
-        query_rows=rows,
-        exclude_self=self_mode,
-        backend=backend,
-        precision=precision,
-        chunk_size=chunk_size,
-        on_search=on_search,
-    ):
-        chunk_rows = rows[start : start + len(idx)]
-        hits = neighbour_hits(g_labels[idx], q_labels[chunk_rows])
-        r_chunk = r[chunk_rows]
-        sums += [recall_at_k(hits, kk).sum() for kk in ks] + [
-            hits[:, 0].sum(),
-            r_precision(hits, r_chunk).sum(),
-            average_precision_at_r(hits, r_chunk).sum(),
-        ]
-    names = [f"recall@{kk}" for kk in ks] + ["precision@1", "r_precision", "map@r"]
-    return dict(zip(names, (sums / rows.size).tolist(), strict=True))
+
+def metric_sums(
+    neighbour_labels: np.ndarray, labels: np.ndarray, r: np.ndarray, ks: tuple[int, ...]
+) -> list[float]:
+    """One chunk's sums over its queries of ``recall@k`` (each ``k``), ``precision@1``,
+    ``r_precision`` and ``map@r``, from the labels of its neighbours ``[c, k']`` (nearest
+    first), its own labels ``[c]`` and ``R_i`` ``[c]``."""
+    hits = neighbour_hits(neighbour_labels, labels)
+    return [recall_at_k(hits, kk).sum() for kk in ks] + [
+        hits[:, 0].sum(),
+        r_precision(hits, r).sum(),
+        average_precision_at_r(hits, r).sum(),
+    ]

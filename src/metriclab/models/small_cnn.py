@@ -14,7 +14,8 @@ class SmallCNN(nn.Module):
     default). The convolutions are padded, so they keep the spatial size; the 2x2 max-pool between
     two blocks runs only while the feature map is larger than 2x2, so an 8x8 digit ends as a 2x2
     map and a 28x28 Omniglot character as a 7x7 map instead of collapsing to nothing. No global
-    pooling: that is the embedding head's job. Trains in seconds per epoch on a 2-core CPU.
+    pooling: that is the embedding head's job. Made for CPU training (timings: BENCHMARKS.md,
+    "Every loss trains (digits, CPU)").
 
     Args:
         in_channels: channels of the input images (1 for grayscale, 3 for RGB).

@@ -7,8 +7,6 @@ from dataclasses import dataclass, field
 
 from metriclab.errors import ConfigError
 
-HYDRA_KEYS = ("_target_", "_partial_", "_recursive_", "_convert_", "_args_")
-
 
 @dataclass(frozen=True)
 class SpeedSettings:

@@ -1,10 +1,11 @@
 """Pictures of retrieval results: framed thumbnails, a query beside its neighbours, an HTML page.
 
-Used by ``scripts/retrieve.py`` (one PNG per query, plus ``index.html``) and by the TensorBoard
-dashboards (a grid of sample queries). Correct neighbours (same label as the query) are framed
-green, wrong ones red, a neighbour whose correctness is unknown grey, the query blue. Under each
-tile a caption says ``rank · similarity`` and the class (the query: ``query`` and its class), and
-a legend under the sheet says what the colours mean, so colour is never the only cue.
+Used by ``scripts/retrieve.py`` (one PNG per query, plus ``index.html``), ``scripts/predict.py``
+(the same sheet with the answer in a banner under it: :func:`decision_picture`) and by the
+TensorBoard dashboards (a grid of sample queries). Correct neighbours (same label as the query)
+are framed green, wrong ones red, a neighbour whose correctness is unknown grey, the query blue.
+Under each tile a caption says ``rank · similarity`` and the class (the query: ``query`` and its
+class), and a legend under the sheet says what the colours mean, so colour is never the only cue.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont, ImageOps
 
 GREEN, RED, GREY, BLUE = (40, 170, 60), (210, 40, 40), (150, 150, 150), (60, 110, 220)
+ORANGE = (230, 140, 20)  # predict.py's banner: the answer is unknown
 #: What each frame colour means (the legend under a sheet).
 LEGEND = ((BLUE, "query"), (GREEN, "same class"), (RED, "other class"), (GREY, "class unknown"))
 
@@ -163,6 +165,20 @@ def query_sheet(
     sheet.paste(row, (0, 0))
     sheet.paste(key, (0, row.height + 4))
     return sheet
+
+
+def decision_picture(sheet: Image.Image, text: str, accepted: bool) -> Image.Image:
+    """``sheet`` with an 18 px banner under it: ``text`` in white on green (a class) or orange
+    (unknown), as ``scripts/predict.py`` writes each query's answer."""
+    out = Image.new("RGB", (sheet.width, sheet.height + 18), (255, 255, 255))
+    out.paste(sheet, (0, 0))
+    draw = ImageDraw.Draw(out)
+    draw.rectangle(
+        [0, sheet.height, sheet.width, sheet.height + 18],
+        fill=GREEN if accepted else ORANGE,
+    )
+    draw.text((4, sheet.height + 3), text, fill=(255, 255, 255))
+    return out
 
 
 PAGE_STYLE = """

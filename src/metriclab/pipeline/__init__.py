@@ -1,4 +1,7 @@
-"""The training loop: ``train(cfg)``, the LightningModule, the command line and sweeps.
+"""The training loop: ``train(cfg)`` (:mod:`.training`), the final table (:mod:`.summary`), and
+the run record and sweeps around it (:mod:`.sweeps`). The command line is
+:mod:`metriclab.commands.train`; the LightningModule is :mod:`metriclab.module.lightning` (the
+``MetricLearningModule`` name here is an alias of it).
 
 Names are imported on first use, so ``train.py`` can reject a config mistake before Lightning
 and torch are loaded.

@@ -27,7 +27,7 @@ from typing import Any
 import torch
 from omegaconf import DictConfig, OmegaConf
 
-from metriclab.metrics import clustering_metrics, retrieval_metrics
+from metriclab.metrics.score import score
 
 #: The config groups the final table names (the run's main choices).
 CHOICES = ("data", "backbone", "loss", "miner")
@@ -58,7 +58,8 @@ def untrained_metrics(
     embed: Any = None,
 ) -> dict[str, float]:
     """``test/<metric>`` of ``module`` as it is (before training) on the test split (or query ->
-    gallery), embedded in eval mode on ``device``; the module goes back to where it was.
+    gallery), embedded in eval mode on ``device`` and scored by
+    :func:`metriclab.metrics.score.score` (k-means seed 0); the module goes back to where it was.
     ``embed(module, inputs, indices, dataset)`` embeds a batch as the evaluator does (its
     test-time flips), else ``module(inputs)``."""
     was_training = module.training
@@ -79,10 +80,8 @@ def untrained_metrics(
     module.to("cpu")
     query, query_labels = parts[0]
     gallery, gallery_labels = parts[1] if len(parts) > 1 else (None, None)
-    metrics = retrieval_metrics(query, query_labels, gallery, gallery_labels, ks=ks)
-    if nmi:
-        metrics["nmi"] = clustering_metrics(query.cpu().numpy(), query_labels.cpu().numpy())["nmi"]
-    return {f"test/{k}": float(v) for k, v in metrics.items()}
+    metrics = score(query, query_labels, gallery, gallery_labels, ks=ks, nmi=nmi, seed=0)
+    return {f"test/{k}": v for k, v in metrics.items()}
 
 
 def choices_title(cfg: DictConfig) -> str:

@@ -194,21 +194,27 @@ class SweepSummary(_HydraCallback):
             sys.exit(EXIT_SWEEP_FAILED)
 
 
-def run_recorded(train: TrainFn, cfg: DictConfig) -> tuple[dict[str, float], dict[str, Any]]:
-    """``train(cfg)`` that writes ``status.json``; a failed sweep job returns no metrics.
+@contextlib.contextmanager
+def recorded(cfg: DictConfig) -> Iterator[dict[str, float]]:
+    """``with recorded(cfg) as metrics: metrics |= train(cfg)[0]``: the run that writes
+    ``status.json``, in which a failed sweep job fails alone.
 
-    Returns ``train``'s ``(metrics, objects)``; for a failed sweep job ``({}, {"error": exc})``
-    (so ``metrics.get(optimized_metric)`` is ``None``). Outside a sweep the error propagates.
+    Yields the dict the body fills with the run's metrics. On leaving: ``"completed"`` with the
+    optimized metric's value; a NaN/inf value (a diverged run) or an exception is recorded as
+    ``"failed"``, re-raised outside a sweep, and in a sweep job reported in one line and
+    swallowed with ``metrics`` emptied (so ``metrics.get(optimized_metric)`` is ``None``);
+    Ctrl-C and SIGTERM are recorded as ``"interrupted"`` and always propagate.
     """
     output_dir = Path(cfg.paths.output_dir)
     metric = cfg.get("optimized_metric") or "val/recall@1"
     record: dict[str, Any] = {"overrides": job_overrides(), "optimized_metric": metric}
     running = {**record, "status": "running"}  # + pid, host, heartbeat (runs.liveness)
     heartbeat = Heartbeat(lambda who: write_status(output_dir, {**running, **who}))
+    metrics: dict[str, float] = {}
     start = time.perf_counter()
     try:
         with heartbeat, ddp_ranks_rerun_this_job(output_dir):
-            metrics, objects = train(cfg)
+            yield metrics
         value = metrics.get(metric)
         if value is not None and not math.isfinite(float(value)):
             raise FloatingPointError(
@@ -227,7 +233,8 @@ def run_recorded(train: TrainFn, cfg: DictConfig) -> tuple[dict[str, float], dic
             f"error: job {num} ({' '.join(record['overrides'])}) failed: {error}", file=sys.stderr
         )
         log.debug("job %s failed", num, exc_info=True)
-        return {}, {"error": exc}
+        metrics.clear()
+        return
     except BaseException as exc:  # Ctrl-C, SIGTERM (preemption): recorded, then the run stops
         elapsed = round(time.perf_counter() - start, 3)
         stopped = {**record, "status": "interrupted", "error": _error_line(exc), "time_s": elapsed}
@@ -236,7 +243,6 @@ def run_recorded(train: TrainFn, cfg: DictConfig) -> tuple[dict[str, float], dic
     elapsed = round(time.perf_counter() - start, 3)
     completed = {**record, "status": "completed", "value": value, "time_s": elapsed}
     write_status(output_dir, completed)
-    return metrics, objects
 
 
 # --- protocol.fold=all: every fold in one job (hparams_search=optuna protocol=kfold) ---------
@@ -283,35 +289,28 @@ def write_hydra_files(cfg: DictConfig, output_dir: Path, overrides: list[str]) -
     OmegaConf.save(OmegaConf.create(overrides), hydra_dir / "overrides.yaml")
 
 
-def every_fold(train: TrainFn) -> TrainFn:
-    """``train``, or for ``protocol.fold=all`` one ``train`` per fold and the mean of their
-    validation metrics (see the comment above)."""
-
-    def run(cfg: DictConfig) -> tuple[dict[str, float], dict[str, Any]]:
-        if not all_folds(cfg):
-            return train(cfg)
-        folds = int(cfg.protocol.folds)
-        root = Path(str(cfg.paths.output_dir))
-        overrides = [o for o in job_overrides() if not o.startswith("protocol.fold=")]
-        per_fold: list[dict[str, float]] = []
-        objects: dict[str, Any] = {}
-        for fold in range(folds):
-            output_dir = root / f"fold_{fold}"
-            fold_cfg = fold_config(cfg, fold, output_dir)
-            write_hydra_files(fold_cfg, output_dir, [*overrides, f"protocol.fold={fold}"])
-            log.info("protocol.fold=all: fold %d of %d in %s", fold, folds, output_dir)
-            metrics, objects[f"fold_{fold}"] = train(fold_cfg)
-            per_fold.append(metrics)
-        keys = [k for k in per_fold[0] if k.startswith("val/")]
-        summary = {
-            k: sum(m[k] for m in per_fold) / folds for k in keys if all(k in m for m in per_fold)
-        }
-        for fold, metrics in enumerate(per_fold):
-            summary |= {f"{k}/fold_{fold}": metrics[k] for k in keys if k in metrics}
-        monitor = cfg.get("optimized_metric")
-        if monitor in summary:
-            values = ", ".join(f"{m[monitor]:.4f}" for m in per_fold)
-            print(f"{monitor}, mean over {folds} folds: {summary[monitor]:.4f} ({values})")
-        return summary, objects
-
-    return run
+def train_every_fold(cfg: DictConfig, train: TrainFn) -> dict[str, float]:
+    """``protocol.fold=all``: ``train`` each fold in ``RUN_DIR/fold_<p>/``; the mean of their
+    validation metrics and each fold's value (see the comment above)."""
+    folds = int(cfg.protocol.folds)
+    root = Path(str(cfg.paths.output_dir))
+    overrides = [o for o in job_overrides() if not o.startswith("protocol.fold=")]
+    per_fold: list[dict[str, float]] = []
+    for fold in range(folds):
+        output_dir = root / f"fold_{fold}"
+        fold_cfg = fold_config(cfg, fold, output_dir)
+        write_hydra_files(fold_cfg, output_dir, [*overrides, f"protocol.fold={fold}"])
+        log.info("protocol.fold=all: fold %d of %d in %s", fold, folds, output_dir)
+        metrics, _ = train(fold_cfg)
+        per_fold.append(metrics)
+    keys = [k for k in per_fold[0] if k.startswith("val/")]
+    summary = {
+        k: sum(m[k] for m in per_fold) / folds for k in keys if all(k in m for m in per_fold)
+    }
+    for fold, metrics in enumerate(per_fold):
+        summary |= {f"{k}/fold_{fold}": metrics[k] for k in keys if k in metrics}
+    monitor = cfg.get("optimized_metric")
+    if monitor in summary:
+        values = ", ".join(f"{m[monitor]:.4f}" for m in per_fold)
+        print(f"{monitor}, mean over {folds} folds: {summary[monitor]:.4f} ({values})")
+    return summary

@@ -1,8 +1,10 @@
 """``train(cfg)``: config -> datamodule -> model -> loss/miner -> Lightning fit + test -> metrics.
 
-The plain function behind ``python train.py`` (tests call it directly). It builds every part
-with ``hydra.utils.instantiate`` from its config group, trains with validation each epoch,
-tests the best checkpoint and writes ``metrics.json`` into ``cfg.paths.output_dir``.
+The loop behind ``python train.py`` (tests call it directly, on a config
+:func:`metriclab.commands.arguments.check_arguments` would pass). It builds every part from its
+config group (:mod:`metriclab.build`), trains with validation each epoch, tests the best
+checkpoint and writes ``metrics.json`` into ``cfg.paths.output_dir``: the evaluator's
+``results["test"]`` (:func:`~metriclab.build.build_evaluator`), ``best_epoch`` and the times.
 """
 
 from __future__ import annotations
@@ -16,27 +18,24 @@ from pathlib import Path
 from typing import Any
 
 import pytorch_lightning as pl
-from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 from pytorch_lightning.callbacks import ModelCheckpoint
 
 from metriclab.build import (
     build_callbacks,
     build_datamodule,
+    build_evaluator,
     build_loggers,
     build_loss,
     build_miner,
     build_model,
+    build_module,
     build_trainer,
-    is_enabled,
     module_settings,
 )
-from metriclab.callbacks.evaluator import RetrievalEvaluator
 from metriclab.callbacks.preemption import preemption_exit
-from metriclab.commands.arguments import check_arguments
 from metriclab.data import MetricDataModule
 from metriclab.data.feature_cache import frozen_feature_cache
-from metriclab.models import EmbeddingModel
 from metriclab.module.lightning import MetricLearningModule
 from metriclab.pipeline.summary import (
     choices_title,
@@ -49,26 +48,6 @@ from metriclab.runs.report import write_json_atomic
 from metriclab.runs.run_dir import check_run_dir, is_resuming, prepare_run
 
 log = logging.getLogger("metriclab")
-
-
-def build_module(cfg: DictConfig, model: EmbeddingModel, loss, miner) -> MetricLearningModule:
-    """The LightningModule: ``model``, ``loss``, ``miner``, the ``optimizer`` and ``scheduler``
-    partials, and the ``module`` settings (learning-rate groups, speed, DDP)."""
-    check_arguments(cfg.optimizer, "optimizer")  # the partial would only fail when called
-    scheduler = instantiate(cfg.scheduler) if is_enabled(cfg.get("scheduler")) else None
-    settings = module_settings(cfg)
-    return MetricLearningModule(
-        model=model,
-        loss=loss,
-        miner=miner,
-        optimizer=instantiate(cfg.optimizer),
-        scheduler=scheduler,
-        backbone_lr_multiplier=settings.backbone_lr_multiplier,
-        gather_embeddings=settings.distributed.gather_embeddings,
-        mine_locally=settings.distributed.mine_locally,
-        channels_last=settings.speed.channels_last,
-        compile_model=settings.speed.compile,
-    )
 
 
 def feature_cache(
@@ -106,7 +85,6 @@ def train(cfg: DictConfig) -> tuple[dict[str, float], dict[str, Any]]:
     ``train_time_s``) plus the best ``val/…`` values; ``objects``: the built parts.
     """
     output_dir = Path(cfg.paths.output_dir)
-    check_arguments(cfg)  # no key that its _target_ would not take (a typo is never ignored)
     check_run_dir(output_dir, cfg.get("ckpt_path"))  # writable; a new run never reuses one
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
     datamodule = build_datamodule(cfg)
@@ -115,10 +93,8 @@ def train(cfg: DictConfig) -> tuple[dict[str, float], dict[str, Any]]:
     miner = build_miner(cfg, loss)
     module = build_module(cfg, model, loss, miner)
     loggers = build_loggers(cfg)
-    callbacks = build_callbacks(cfg, datamodule.has_validation, has_logger=bool(loggers))
-    evaluator = next(c for c in callbacks if isinstance(c, RetrievalEvaluator))  # one is required
-    if evaluator.prefix_dims is None:  # a Matryoshka loss: score each of its prefixes
-        evaluator.prefix_dims = tuple(getattr(loss, "dims", ())[:-1])
+    evaluator = build_evaluator(cfg, loss)  # its results["test"] become metrics.json
+    callbacks = build_callbacks(cfg, evaluator, datamodule.has_validation, bool(loggers))
     trainer = build_trainer(cfg, callbacks, loggers)
     ckpt_path = prepare_run(cfg, trainer, module, output_dir)  # checked; run_info.json
     resuming = is_resuming(cfg.get("ckpt_path"), output_dir)
@@ -154,7 +130,7 @@ def train(cfg: DictConfig) -> tuple[dict[str, float], dict[str, Any]]:
                     verbose=False,
                     weights_only=True,
                 )
-            metrics.update(evaluator.results.get("test", {}))
+            metrics.update(evaluator.results.get("test", {}))  # the hand-off to metrics.json
     monitor = cfg.get("optimized_metric", "val/recall@1")
     best_epoch = evaluator.best_epoch(monitor)
     if cfg.get("train", True):  # train=false trained nothing: no best epoch to show

@@ -8,8 +8,8 @@ else the CSV log, else the TensorBoard events). It writes into DIR:
 - ``report.csv``: one row per run, every column;
 - ``report.md``: the same as a Markdown table (overrides shared by every run listed above it);
 - ``report.png``: test Recall@1 and MAP@R per run, one panel each, on axes zoomed to the values
-  (the zoom is said on the axis), run labels wrapped, nothing cut off (matplotlib; a plain PIL
-  bar chart of Recall@1 when matplotlib is missing).
+  (the zoom is said on the axis), run labels wrapped, nothing cut off (drawn by
+  :func:`metriclab.pictures.report_charts.metric_dots`).
 
 Rows are sorted by the optimized metric (best first; failed runs last). Runs of
 ``protocol=kfold`` or of several seeds also get the reality check of
@@ -20,42 +20,21 @@ from __future__ import annotations
 
 import argparse
 import csv
-import json
 import math
 import re
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from metriclab.pictures.report_charts import metric_dots
+from metriclab.runs.found import SKIPPED, find_runs, load, natural_key
 from metriclab.runs.liveness import run_state
 
-SKIPPED = ("hydra.", "paths.", "hydra/")
 CHART_METRIC = "test/recall@1"
 CHART_PANELS = ("test/recall@1", "test/map@r")
 TEST_ORDER = [f"test/{m}" for m in ("recall@1", "recall@2", "recall@4", "recall@8")] + [
     f"test/{m}" for m in ("precision@1", "r_precision", "map@r", "nmi")
 ]
-
-
-def natural_key(path: Path) -> list[Any]:
-    """``multirun/x/10`` after ``multirun/x/9``."""
-    return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", str(path))]
-
-
-def find_runs(root: Path) -> list[Path]:
-    """Run directories under ``root`` (``root`` itself when it is a run)."""
-    return sorted((p.parent.parent for p in root.rglob(".hydra/config.yaml")), key=natural_key)
-
-
-def load(path: Path, default: Any = None) -> Any:
-    """JSON or YAML file content, ``default`` when missing or unreadable."""
-    try:
-        text = path.read_text(encoding="utf-8")
-        return json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
-    except (OSError, ValueError, yaml.YAMLError):
-        return default
 
 
 def best_from_logs(run: Path, metric: str) -> float | None:
@@ -184,87 +163,19 @@ def chart_label(row: dict[str, Any], shared: dict[str, str]) -> str:
     return f"{row['run']}: {varying}" if varying else row["run"]
 
 
-def zoomed_range(values: list[float]) -> tuple[float, float]:
-    """An axis range around ``values`` inside ``[0, 1]``: the spread plus 25% on each side
-    (at least 0.02), so 0.984 and 0.987 do not look equal."""
-    low, high = min(values), max(values)
-    pad = max(0.02, 0.25 * (high - low))
-    return max(0.0, low - pad), min(1.0, high + pad)
-
-
 def write_png(path: Path, rows: list[dict[str, Any]]) -> None:
     """One panel per metric of :data:`CHART_PANELS` (best run on top): a dot per run with its
-    value written beside it, on an axis zoomed to the values; failed runs are named, not drawn."""
-    import textwrap
-
+    value written beside it, on an axis zoomed to the values; failed runs are named, not drawn
+    (:func:`metriclab.pictures.report_charts.metric_dots`)."""
     _, _, shared = table(rows)
-    labels = ["\n".join(textwrap.wrap(chart_label(r, shared), 38)) or r["run"] for r in rows]
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        values = [float(r["test"].get(CHART_METRIC) or 0.0) for r in rows]
-        notes = [
-            f"{v:.3f}" if r["status"] == "completed" else r["status"]
-            for r, v in zip(rows, values, strict=True)
-        ]
-        return write_png_pil(path, [chart_label(r, shared) for r in rows], values, notes)
-    lines = sum(label.count("\n") + 1 for label in labels)
-    fig, axes = plt.subplots(
-        1, len(CHART_PANELS), figsize=(12, 1.6 + 0.32 * lines + 0.25 * len(rows)), sharey=True
+    metric_dots(
+        path,
+        [chart_label(r, shared) for r in rows],
+        {metric: [r["test"].get(metric) for r in rows] for metric in CHART_PANELS},
+        [r["status"] for r in rows],
+        f"Test metrics per run, best {main_metric(rows)} on top",
+        "shared: " + " ".join(f"{k}={v}" for k, v in shared.items()) if shared else "",
     )
-    ys = list(range(len(rows)))
-    for ax, metric in zip(axes, CHART_PANELS, strict=True):
-        values = [r["test"].get(metric) for r in rows]
-        shown = [float(v) for v in values if v is not None]
-        low, high = zoomed_range(shown) if shown else (0.0, 1.0)
-        for y, value, row in zip(ys, values, rows, strict=True):
-            if value is None:
-                ax.text(low, y, f"  {row['status']}", va="center", fontsize=10, color="#b02020")
-                continue
-            ax.hlines(y, low, value, color="#9ab8d8", linewidth=2)
-            ax.plot(value, y, "o", color="tab:blue", markersize=8)
-            ax.annotate(
-                f"{value:.3f}",
-                (value, y),
-                xytext=(6, 0),
-                textcoords="offset points",
-                va="center",
-                fontsize=10,
-            )
-        ax.set_xlim(low, high + 0.12 * (high - low))  # room for the value labels
-        ax.set_yticks(ys, labels, fontsize=10)
-        ax.grid(axis="x", color="#dddddd")
-        ax.set_title(metric, fontsize=12)
-        ax.set_xlabel(f"{metric} (axis zoomed: {low:.3f} to {high:.3f})", fontsize=10)
-        ax.tick_params(axis="x", labelsize=10)
-    axes[0].set_ylim(len(rows) - 0.5, -0.5)  # the best run on top (the y axis is shared)
-    title = f"Test metrics per run, best {main_metric(rows)} on top"
-    if shared:
-        title += "\n" + "\n".join(
-            textwrap.wrap("shared: " + " ".join(f"{k}={v}" for k, v in shared.items()), 110)
-        )
-    fig.suptitle(title, fontsize=12)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110, bbox_inches="tight", pad_inches=0.2)  # nothing cut off
-    plt.close(fig)
-
-
-def write_png_pil(path: Path, labels: list[str], values: list[float], notes: list[str]) -> None:
-    from PIL import Image, ImageDraw
-
-    left, bar_w, row_h = 360, 400, 22
-    image = Image.new("RGB", (left + bar_w + 80, 30 + row_h * len(labels)), "white")
-    draw = ImageDraw.Draw(image)
-    draw.text((10, 8), f"{CHART_METRIC} per run", fill="black")
-    for i, (label, value, note) in enumerate(zip(labels, values, notes, strict=True)):
-        y = 30 + i * row_h
-        draw.text((10, y + 4), label[:55], fill="black")
-        draw.rectangle([left, y + 3, left + int(bar_w * value), y + row_h - 3], fill=(31, 119, 180))
-        draw.text((left + int(bar_w * value) + 4, y + 4), note, fill="black")
-    image.save(path)
 
 
 def report(root: Path, metric: str | None = None) -> list[dict[str, Any]]:

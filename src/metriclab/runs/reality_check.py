@@ -9,7 +9,7 @@ by every command-line override except ``protocol.fold`` and ``seed``. Two views:
 - ``separated``: each run's own test metrics (``metrics.json``); one value per (seed, fold);
 - ``concatenated``: for one seed, the L2-normalised test embeddings of its ``k`` fold models
   concatenated into one ``k * D`` vector, and the metrics recomputed with
-  :func:`metriclab.evaluation.retrieval_metrics` (test classes as queries and gallery, each query's
+  :func:`metriclab.metrics.retrieval_metrics` (test classes as queries and gallery, each query's
   own image excluded); one value per seed, only for seeds with every fold.
 
 Metrics: ``precision@1`` (= R@1), ``r_precision``, ``map@r`` (the headline); ``untrained`` is the
@@ -31,6 +31,12 @@ embeddings are not saved). Statistics, with ``n`` values ``x_i``:
 A method is *not significantly worse* than the best (marked ``†``) when the paired test has
 ``p >= 0.05`` or cannot be made (fewer than 2 pairs), and, for ``concatenated``, the class
 bootstrap interval also contains 0.
+
+What to choose on: ``validation.csv`` (``method,metric,mean,ci_low,ci_high,n``) and the first
+table of ``reality_check.md`` hold each method's validation score, the value every run was chosen
+on (``status.json``: its ``optimized_metric`` at the best epoch, ``val/map@r`` under
+``protocol=kfold``), mean and 95 % t interval over (seed, fold). A recipe is chosen there; the
+test tables are read once, for the chosen method.
 
 Written into ``DIR``: ``reality_check.md``, ``.csv`` (``method,view,metric,mean,ci_low,ci_high,n``),
 ``.tex``, ``.png`` (MAP@R and P@1 per method with interval whiskers) and ``paired.csv``
@@ -56,7 +62,8 @@ from metriclab.metrics.formulas import (
     r_precision,
     relevant_counts,
 )
-from metriclab.runs.compare import SKIPPED, find_runs, load
+from metriclab.pictures.report_charts import interval_chart
+from metriclab.runs.found import SKIPPED, find_runs, load
 from metriclab.search.knn import nearest_neighbors
 
 METRICS = ("precision@1", "r_precision", "map@r")
@@ -66,6 +73,7 @@ GROUPING_EXCLUDED = ("protocol.fold", "seed")
 BOOTSTRAP_SAMPLES = 1000
 ALPHA = 0.05
 SUMMARY_COLUMNS = ["method", "view", "metric", "mean", "ci_low", "ci_high", "n"]
+VALIDATION_COLUMNS = ["method", "metric", "mean", "ci_low", "ci_high", "n"]
 PAIRED_COLUMNS = [
     "method",
     "baseline",
@@ -165,7 +173,7 @@ def per_query_metrics(
 ) -> dict[str, np.ndarray]:
     """Per-query ``precision@1``, ``r_precision`` and ``map@r`` (``[Q]`` each, queries with
     ``R_i > 0`` only) and their ``labels``, computed exactly as
-    :func:`metriclab.evaluation.retrieval_metrics` does (the query set as gallery, each query's
+    :func:`metriclab.metrics.retrieval_metrics` does (the query set as gallery, each query's
     own item excluded, unless ``gallery`` is given); their means are its values."""
     import torch
 
@@ -232,6 +240,7 @@ class Run:
     data: tuple[Any, ...]
     test_classes: tuple[int, ...] | None = None
     has_embeddings: bool = False
+    validation: tuple[str, float] | None = None  # (optimized_metric, its best value)
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -250,7 +259,9 @@ def read_runs(root: Path) -> list[Run]:
         kfold = protocol.get("name") == "kfold"
         if kfold and not str(protocol.get("fold")).isdigit():
             continue  # protocol.fold=all: a search job; its folds are runs of their own
-        status = (load(path / "status.json", {}) or {}).get("status")
+        record = load(path / "status.json", {}) or {}
+        status = record.get("status")
+        chosen_on = record.get("optimized_metric"), record.get("value")
         metrics = load(path / "metrics.json", {}) or {}
         split = load(path / "split.json", {}) or {}
         data = config.get("data") or {}
@@ -272,6 +283,7 @@ def read_runs(root: Path) -> list[Run]:
                 data=(data.get("name"), str(data.get("root"))),
                 test_classes=tuple(test) if test is not None else None,
                 has_embeddings=(path / "test_embeddings.npy").is_file(),
+                validation=chosen_on if isinstance(chosen_on[1], int | float) else None,
             )
         )
     return runs
@@ -325,6 +337,23 @@ class Report:
     notes: list[str]
     best: dict[tuple[str, str], str]
     not_worse: set[tuple[str, str, str]]
+    validation: list[dict[str, Any]] = field(default_factory=list)
+
+
+def validation_rows(runs: list[Run], labels: dict[tuple, str]) -> list[dict[str, Any]]:
+    """Per method: the mean and 95 % t interval over (seed, fold) of the validation score each
+    run was chosen on (``status.json``), highest first: what a recipe is chosen on."""
+    scores: dict[tuple[str, str], list[float]] = defaultdict(list)
+    for run in runs:
+        if run.validation is not None:
+            metric, value = run.validation
+            scores[(labels[run.method], str(metric))].append(float(value))
+    rows = []
+    for (name, metric), found in scores.items():
+        mean, low, high = mean_interval(found)
+        rows.append(dict(method=name, metric=metric, mean=mean, ci_low=low, ci_high=high))
+        rows[-1]["n"] = len(found)
+    return sorted(rows, key=lambda r: (r["metric"], -r["mean"]))
 
 
 def build_report(root: Path) -> Report:
@@ -442,7 +471,7 @@ def build_report(root: Path) -> Report:
     order = {name: i for i, name in enumerate(dict.fromkeys(labels.values()))}
     order["untrained"] = len(order)
     summary.sort(key=lambda r: (VIEWS.index(r["view"]), order[r["method"]], r["metric"]))
-    return Report(summary, paired, notes, best, not_worse)
+    return Report(summary, paired, notes, best, not_worse, validation_rows(runs, labels))
 
 
 def fmt(value: float | None, digits: int = 4) -> str:
@@ -470,6 +499,10 @@ def markdown(root: Path, report: Report) -> str:
         "than it (paired t-test p >= 0.05, and for concatenated the class-bootstrap interval "
         "of the difference contains 0).",
     ]
+    if report.validation:
+        lines += ["", "## validation: what to choose on", ""]
+        lines += ["| method | chosen on | mean [95 % interval] (n) |", "|---|---|---|"]
+        lines += [f"| {r['method']} | {r['metric']} | {cell(r)} |" for r in report.validation]
     for view in VIEWS:
         rows = [r for r in report.summary if r["view"] == view]
         if not rows:
@@ -541,71 +574,23 @@ def write_csv(path: Path, columns: list[str], rows: list[dict[str, Any]]) -> Non
 
 
 def write_png(path: Path, report: Report) -> None:
-    """MAP@R and P@1 per method (a panel per view and metric), 95 % whiskers; n=1 a bare dot."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    """MAP@R and P@1 per method (a panel per view and metric), 95 % whiskers; n=1 a bare dot
+    (:func:`metriclab.pictures.report_charts.interval_chart`)."""
     panels = [(v, m) for v in VIEWS for m in ("map@r", "precision@1")]
     panels = [p for p in panels if any((r["view"], r["metric"]) == p for r in report.summary)]
-    names = list(dict.fromkeys(r["method"] for r in report.summary))
-    fig, axes = plt.subplots(
-        1,
-        len(panels),
-        figsize=(2.5 + 4 * len(panels), 1.5 + 0.45 * len(names)),
-        squeeze=False,
-        sharey=True,
-    )
-    for ax, (view, metric) in zip(axes[0], panels, strict=True):
-        for y, name in enumerate(names):
-            row = next(
-                (
-                    r
-                    for r in report.summary
-                    if (r["method"], r["view"], r["metric"]) == (name, view, metric)
-                ),
-                None,
-            )
-            if row is None:
-                continue
-            bold = report.best.get((view, metric)) == name
-            color = "tab:red" if bold else "tab:blue"
-            if row["ci_low"] is not None:
-                ax.errorbar(
-                    row["mean"],
-                    y,
-                    xerr=[[row["mean"] - row["ci_low"]], [row["ci_high"] - row["mean"]]],
-                    fmt="o",
-                    color=color,
-                    capsize=4,
-                )
-            else:
-                ax.plot(row["mean"], y, "o", color=color)
-            ax.annotate(
-                f"{row['mean']:.3f} (n={row['n']})",
-                (row["mean"], y),
-                xytext=(0, 8),
-                textcoords="offset points",
-                ha="center",
-                fontsize=8,
-            )
-        ax.set_yticks(range(len(names)), names, fontsize=9)
-        ax.tick_params(axis="y", labelleft=ax is axes[0][0])
-        ax.set_ylim(len(names) - 0.5, -0.7)
-        ax.set_title(f"{view}: test {NAMES[metric]} (95 % interval)", fontsize=10)
-        ax.grid(axis="x", color="#dddddd")
-    fig.savefig(path, dpi=110, bbox_inches="tight")
-    plt.close(fig)
+    titled = [(v, m, f"{v}: test {NAMES[m]} (95 % interval)") for v, m in panels]
+    interval_chart(path, report.summary, titled, report.best)
 
 
 def write_reality_check(root: Path, report: Report | None = None) -> Report:
-    """Compute (unless ``report`` is given) and write ``reality_check.{md,csv,tex,png}`` and
-    ``paired.csv`` into ``root`` (nothing is written when the runs are refused)."""
+    """Compute (unless ``report`` is given) and write ``reality_check.{md,csv,tex,png}``,
+    ``paired.csv`` and ``validation.csv`` into ``root`` (nothing is written when the runs are
+    refused)."""
     report = report or build_report(root)
     (root / "reality_check.md").write_text(markdown(root, report), encoding="utf-8")
     write_csv(root / "reality_check.csv", SUMMARY_COLUMNS, report.summary)
     write_csv(root / "paired.csv", PAIRED_COLUMNS, report.paired)
+    write_csv(root / "validation.csv", VALIDATION_COLUMNS, report.validation)
     (root / "reality_check.tex").write_text(latex(report), encoding="utf-8")
     write_png(root / "reality_check.png", report)
     return report

@@ -10,11 +10,11 @@ cheap_scores`), feeding a :class:`~metriclab.search.candidates.CandidatePool`:
 * query -> gallery: every block ``Q_a G_b^T``, rows only; the first gallery block seeds.
 
 Then every row's candidates at or above its final threshold are re-scored with the reference
-arithmetic (:func:`metriclab.search.knn._pair_sims`) and ordered by ``(-score, index)``, so
+arithmetic (:func:`metriclab.search.exact.pair_sims`) and ordered by ``(-score, index)``, so
 the result is the exact top-k of the reference path: the threshold keeps every item of it (see
 :class:`~metriclab.search.matmul_precision.ErrorModel`), and among the kept ones the same
-arithmetic and tie rule decide. Rows that overflowed their buffer come back in ``overflow`` for
-the caller's exact recomputation.
+arithmetic and tie rule decide. Rows that overflowed their buffer come back in ``overflow``;
+:func:`blocked_neighbors` recomputes them exactly (:func:`metriclab.search.exact.exact_topk`).
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from contextlib import contextmanager
 
 import torch
 
+from metriclab.search import exact
 from metriclab.search.candidates import CandidatePool
 from metriclab.search.matmul_precision import ErrorModel, cheap_scores, error_model
 
@@ -77,6 +78,35 @@ def blocked_knn(
     return out, pool.overflow
 
 
+def blocked_neighbors(
+    query: torch.Tensor,
+    gallery: torch.Tensor,
+    k: int,
+    rows: torch.Tensor,
+    exclude_self: bool,
+    precision: str,
+    block: int | None = None,
+) -> torch.Tensor:
+    """``[len(rows), k]`` exact neighbours of ``query[rows]`` by :func:`blocked_knn` (``k`` at
+    most ``Ng - exclude_self``); rows that overflowed their candidate buffer (massive ties) are
+    recomputed over the whole gallery by :func:`~metriclab.search.exact.exact_topk`."""
+    if exclude_self:
+        idx, overflow = blocked_knn(gallery, None, k, precision, block=block)
+        idx, overflow = idx[rows], overflow[rows]
+        positions = rows
+    else:
+        idx, overflow = blocked_knn(query[rows], gallery, k, precision, block=block)
+        positions = None
+    bad = overflow.nonzero().flatten()
+    if len(bad):
+        source = rows[bad]
+        found = exact.exact_topk(query[source], gallery, min(k + int(exclude_self), len(gallery)))
+        if positions is not None:
+            found = torch.from_numpy(exact.drop_self(found.cpu().numpy(), source.cpu().numpy()))
+        idx[bad] = found[:, :k].to(idx.device)
+    return idx
+
+
 def _self_gallery(pool: CandidatePool, x: torch.Tensor, block: int, precision: str) -> None:
     """The upper triangle of ``x x^T`` block by block; diagonal blocks first (they seed)."""
     starts = range(0, len(x), block)
@@ -110,8 +140,8 @@ def _query_gallery(
 @contextmanager
 def _bookkeeping(block: torch.Tensor) -> Iterator[None]:
     """One torch thread for the candidate bookkeeping of a CPU block (small tensors, where a
-    second thread only adds synchronisation, ten times the work on a busy machine); the numba
-    scan keeps its own threads. CUDA: unchanged."""
+    second thread only adds synchronisation, many times the work on a busy machine: BENCHMARKS.md,
+    "Evaluation at scale"); the numba scan keeps its own threads. CUDA: unchanged."""
     if block.is_cuda:
         yield
         return
@@ -137,12 +167,11 @@ def _rescored_topk(
     Candidates sorted by cheap score split into runs where adjacent scores ``s > s'`` are
     within ``2 b0 + c (|s| + |s'|)`` of each other; across runs the order of the reference
     scores ``e`` is the cheap order (``s - c|s|`` and ``s + c|s|`` both increase with ``s``).
-    So only members of runs of two or more are re-scored (by :func:`_pair_sims`, the reference
-    arithmetic), and only runs at ranks ``< k`` (or the one holding rank ``k - 1``: candidates
-    after it are below every top-k item); the order is ``(run, -e, index)``.
+    So only members of runs of two or more are re-scored (by
+    :func:`~metriclab.search.exact.pair_sims`, the reference arithmetic), and only runs at
+    ranks ``< k`` (or the one holding rank ``k - 1``: candidates after it are below every top-k
+    item); the order is ``(run, -e, index)``.
     """
-    from metriclab.search.knn import _pair_sims  # the reference arithmetic
-
     cheap = torch.where(valid, scores, float("-inf"))
     order = cheap.sort(dim=1, descending=True).indices
     cheap, index, valid = cheap.gather(1, order), index.gather(1, order), valid.gather(1, order)
@@ -156,13 +185,13 @@ def _rescored_topk(
     pad = near.new_zeros(len(near), 1)
     paired = torch.cat([near, pad], 1) | torch.cat([pad, near], 1)
     r, c = (relevant & paired).nonzero(as_tuple=True)
-    exact = torch.zeros_like(cheap, dtype=torch.float64)
-    exact[r, c] = _pair_sims(q, gallery, r, index[r, c]).to(exact)
+    scored = torch.zeros_like(cheap, dtype=torch.float64)
+    scored[r, c] = exact.pair_sims(q, gallery, r, index[r, c]).to(scored)
     run = torch.where(relevant, run, cheap.shape[1])  # irrelevant slots sort last
     index = torch.where(relevant, index, len(gallery))
     order = index.argsort(dim=1)
-    index, exact, run = index.gather(1, order), exact.gather(1, order), run.gather(1, order)
-    order = exact.sort(dim=1, descending=True, stable=True).indices
+    index, scored, run = index.gather(1, order), scored.gather(1, order), run.gather(1, order)
+    order = scored.sort(dim=1, descending=True, stable=True).indices
     index, run = index.gather(1, order), run.gather(1, order)
     order = run.sort(dim=1, stable=True).indices[:, :k]
     return index.gather(1, order)

@@ -2,7 +2,7 @@
 
 The candidate search (:mod:`metriclab.search.blocked`) scores pairs with a cheap matmul and
 re-scores its candidates with the reference arithmetic ``e(x, y)`` of
-:func:`metriclab.search.knn._pair_sims` (elementwise float32 products summed along ``D``).
+:func:`metriclab.search.exact.pair_sims` (elementwise float32 products summed along ``D``).
 :class:`ErrorModel` bounds the difference of the two for unit-norm rows ``x`` (query) and ``y``
 (gallery), with ``s~`` the cheap score:
 

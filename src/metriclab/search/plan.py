@@ -77,35 +77,3 @@ def plan_search(
     if backend == "blocked" or exclude_self or resolved != "fp32":
         return SearchPlan("blocked", resolved, exclude_self, device.type)
     return SearchPlan(resolve_backend("auto", query.is_cuda, k), "fp32", False, device.type)
-
-
-def blocked_neighbors(
-    query: torch.Tensor,
-    gallery: torch.Tensor,
-    k: int,
-    rows: torch.Tensor,
-    exclude_self: bool,
-    precision: str,
-    block: int | None = None,
-) -> torch.Tensor:
-    """``[len(rows), k]`` exact neighbours of ``query[rows]`` by the blocked search (``k`` at
-    most ``Ng - exclude_self``); rows that overflowed their candidate buffer (massive ties) are
-    recomputed over the whole gallery by :func:`~metriclab.search.knn._exact_topk`."""
-    from metriclab.search.blocked import blocked_knn
-    from metriclab.search.knn import _drop_self, _exact_topk
-
-    if exclude_self:
-        idx, overflow = blocked_knn(gallery, None, k, precision, block=block)
-        idx, overflow = idx[rows], overflow[rows]
-        positions = rows
-    else:
-        idx, overflow = blocked_knn(query[rows], gallery, k, precision, block=block)
-        positions = None
-    bad = overflow.nonzero().flatten()
-    if len(bad):
-        source = rows[bad]
-        exact = _exact_topk(query[source], gallery, min(k + int(exclude_self), len(gallery)))
-        if positions is not None:
-            exact = torch.from_numpy(_drop_self(exact.cpu().numpy(), source.cpu().numpy()))
-        idx[bad] = exact[:, :k].to(idx.device)
-    return idx

@@ -6,8 +6,8 @@ and a self-gallery block twice (rows, then columns). On the CPU those passes cos
 bf16 matmul that made the block, so :func:`scan_block` (numba, when installed) reads each score
 once and tests it against both its row's and its column's threshold: 64 scores at a time with
 an OR of comparisons (vectorised), recording hits one by one only in chunks that have one. It
-runs on one thread: a parallel loop was 20 times slower on a busy 2-core machine, the serial one
-reads about 4 scores per nanosecond, far ahead of the matmul.
+runs on one thread: on a busy 2-core machine a parallel loop was slower than the serial one,
+which keeps far ahead of the matmul (measured in BENCHMARKS.md, "Evaluation at scale").
 
 Scores are compared as integers: for IEEE bits ``b`` (int16 for bfloat16, int32 for float32),
 ``key(b) = b XOR ((b >> (w - 1)) AND (2**(w-1) - 1))`` (negative values get their magnitude bits

@@ -1,10 +1,14 @@
-"""``python scripts/serve.py index=RUN/export``: the export bundle behind an HTTP service.
+"""The HTTP service (``python scripts/serve.py index=RUN/export``): an export bundle served,
+searched and edited over HTTP, and a client of it. Everything else it uses (loading the exported
+embedder, the index kinds, the bundle's centroids) comes from :mod:`metriclab.deployment`.
 
 - :mod:`~metriclab.service.api`: the LitServe server, its routes and the batched worker;
 - :mod:`~metriclab.service.gallery`: the served gallery (search, embed, enrol, remove);
 - :mod:`~metriclab.service.store`: the bundle on disk, edited atomically;
 - :mod:`~metriclab.service.uploads`: what a request may hold (images, ``k``, classes);
-- :mod:`~metriclab.service.page`: the page at ``GET /``.
+- :mod:`~metriclab.service.page`: the page at ``GET /``;
+- :mod:`~metriclab.service.client`: a standard-library client and a server process runner (the
+  tests and ``scripts/benchmarks/serve.py``).
 
 :func:`serve` checks the settings (``configs/serve.yaml``), prints where it serves and runs the
 server until it is stopped.
@@ -12,7 +16,6 @@ server until it is stopped.
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -97,28 +100,3 @@ def serve(options: dict[str, Any]) -> None:
         generate_client_file=False,
         log_level=str(options["log_level"]),
     )
-
-
-def unknown_keys(argv: list[str], keys: list[str]) -> str | None:
-    """The error line for the first ``key=value`` whose key ``configs/serve.yaml`` lacks."""
-    from metriclab.errors import closest
-
-    for token in argv:
-        if token.startswith("-") or token.startswith("hydra"):
-            continue
-        key, sep, _ = token.lstrip("+").partition("=")
-        if not sep:
-            return f"expected key=value, got {token!r}; e.g. index=RUN_DIR/export"
-        if key not in keys:
-            return f"{key}: no such setting of serve.py; the settings are {', '.join(keys)}" + (
-                closest(key, keys)
-            )
-    return None
-
-
-def check_command_line(argv: list[str], keys: list[str]) -> None:
-    """Exit with one ``error:`` line (status 2) for an unknown setting, before Hydra runs."""
-    message = unknown_keys(argv, keys)
-    if message:
-        print(f"error: {message}", file=sys.stderr)
-        sys.exit(2)

@@ -37,11 +37,17 @@ import numpy as np
 import torch
 from PIL import Image
 
-from metriclab.commands.enroll import remove_rows
-from metriclab.commands.retrieve import load_embedder
 from metriclab.deployment.bundle import CENTROIDS, load_centroids
 from metriclab.deployment.embedding import eval_transform
-from metriclab.deployment.index import CompressedIndex, IndexMeta, load_index, normalized, search
+from metriclab.deployment.index import (
+    CompressedIndex,
+    IndexMeta,
+    load_index,
+    normalized,
+    remove_rows,
+    search,
+)
+from metriclab.deployment.loading import load_embedder
 from metriclab.service import store
 
 REBUILD_MIN = 16  # a compressed index is rebuilt when max(16, N / 4) of its rows are dead

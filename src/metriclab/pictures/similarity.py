@@ -1,4 +1,5 @@
-"""One picture of how positive and negative pair similarities separate (TensorBoard IMAGES).
+"""One picture of how positive and negative pair similarities separate (the dashboards'
+``val/similarity`` card, :mod:`metriclab.callbacks.dashboards`).
 
 Two overlaid histograms on one axis (the overlap is the thing to look at), each normalised to
 its own area (there are far more negative pairs than positive ones), with the means marked and

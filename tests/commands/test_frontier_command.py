@@ -9,8 +9,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from cli import error_lines, last_line, run_script
 
-from metriclab.commands import frontier
+from metriclab.commands import app, frontier
 from metriclab.deployment.loading import open_run
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -19,7 +20,7 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_frontier_of_a_run(digits_run: Path, tmp_path: Path) -> None:
     trained = json.loads((digits_run / "metrics.json").read_text())
     run = open_run(str(digits_run))
-    options = {**frontier.OPTIONS, "progress": False, "device": "cpu", "dims": "8,16"}
+    options = {**app.defaults("frontier"), "progress": False, "device": "cpu", "dims": [8, 16]}
     points, out = frontier.frontier_run(run, {**options, "out": str(tmp_path / "f")})
     assert {p.dims for p in points} == {8, 16}
     exact = next(p for p in points if (p.dims, p.code, p.index) == (16, "fp32", "flat"))
@@ -41,7 +42,7 @@ def test_bad_dims_is_one_error_line(digits_run: Path) -> None:
             sys.executable,
             str(ROOT / "scripts" / "frontier.py"),
             f"ckpt_path={digits_run}",
-            "dims=8,99",
+            "dims=[8,99]",
         ],
         capture_output=True,
         text=True,
@@ -50,5 +51,19 @@ def test_bad_dims_is_one_error_line(digits_run: Path) -> None:
     )
     assert result.returncode == 2, result.stderr[-2000:]
     assert result.stderr.strip().splitlines() == [
-        "error: dims=8,99: 99 is not a prefix of the 16-d embedding; use 1..16"
+        "error: dims=[8,99]: 99 is not a prefix of the 16-d embedding; use 1..16"
     ]
+
+
+def test_help_and_an_unknown_setting(tmp_path: Path) -> None:
+    shown = run_script("frontier", "--help", cwd=tmp_path)
+    assert shown.returncode == 0, shown.stderr[-2000:]
+    for line in ("ckpt_path: null", "dims: null", "threads: 0", "tensorboard: true"):
+        assert line in shown.stdout.splitlines(), line
+    comma = run_script("frontier", "ckpt_path=RUN", "dims=8,16", cwd=tmp_path)
+    assert comma.returncode == 2 and error_lines(comma) == [last_line(comma.stderr)]
+    assert "dims=8,16: a list of values is a sweep" in last_line(comma.stderr)
+    typo = run_script("frontier", "ckpt_path=RUN", "thread=2", cwd=tmp_path)
+    assert typo.returncode == 2 and error_lines(typo) == [last_line(typo.stderr)]
+    assert last_line(typo.stderr).endswith("; did you mean threads?")
+    assert list(tmp_path.iterdir()) == []  # no outputs/, no .hydra
