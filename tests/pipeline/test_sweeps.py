@@ -52,6 +52,19 @@ def hparams_of(job: Path) -> dict:
     return found
 
 
+def scalars_of(job: Path, tag: str) -> list[float]:
+    """The values of scalar ``tag`` in the job's TensorBoard events, in step order."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    found = []
+    for events in (job / "tensorboard").rglob("events.out.tfevents.*"):
+        acc = EventAccumulator(str(events))
+        acc.Reload()
+        if tag in acc.Tags()["scalars"]:
+            found += [(e.step, e.value) for e in acc.Scalars(tag)]
+    return [value for _, value in sorted(found)]
+
+
 # ---------------------------------------------------------------------------- unit: recorded
 def test_single_run_failure_is_recorded_and_raised(make_cfg):
     cfg = make_cfg("data.batch_size=48")
@@ -154,7 +167,8 @@ def test_grid_sweep_goes_on_past_a_failing_job_and_reports(monkeypatch, tmp_path
         status = read_status(job)
         saved = json.loads((job / "metrics.json").read_text())
         assert status["status"] == "completed" and status["optimized_metric"] == "val/recall@1"
-        assert status["value"] == saved["val/recall@1"]  # the job's own metric, as it saved it
+        logged = scalars_of(job, "val/recall@1")  # the job's own metric, as the Trainer logged it
+        assert status["value"] == pytest.approx(logged[saved["best_epoch"]]) == max(logged)
         assert f"loss={loss}" in status["overrides"]
         hparams = hparams_of(job)
         assert hparams["loss"] == loss and hparams["data.batch_size"] == "48"  # an integer
