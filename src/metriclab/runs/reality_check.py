@@ -351,8 +351,8 @@ def validation_rows(runs: list[Run], labels: dict[tuple, str]) -> list[dict[str,
     rows = []
     for (name, metric), found in scores.items():
         mean, low, high = mean_interval(found)
-        rows.append(dict(method=name, metric=metric, mean=mean, ci_low=low, ci_high=high))
-        rows[-1]["n"] = len(found)
+        row = dict(method=name, metric=metric, mean=mean, ci_low=low, ci_high=high, n=len(found))
+        rows.append(row)
     return sorted(rows, key=lambda r: (r["metric"], -r["mean"]))
 
 
