@@ -127,6 +127,30 @@ def test_experiment_composes(make_cfg, option):
     resolve(make_cfg(f"experiment={option}", tiny=False))
 
 
+@pytest.mark.parametrize("option", options("recipe_loss"))
+def test_every_recipe_loss_file_names_an_experiment_and_a_loss(option):
+    """recipe_loss/<experiment>_<loss>.yaml: a misspelt name would never load."""
+    pairs = {f"{e}_{loss}" for e in options("experiment") for loss in options("loss")}
+    assert option in pairs
+
+
+@pytest.mark.parametrize("experiment", ["cub_lite0", "cars_lite0"])
+def test_a_recipes_loss_settings_follow_its_loss_only(make_cfg, experiment):
+    """cub_lite0's contrastive margin (recipe_loss/) applies to contrastive, not to a swept loss."""
+    own = resolve(make_cfg(f"experiment={experiment}", tiny=False))
+    assert own["loss"]["_target_"].endswith("ContrastiveLoss")
+    assert own["loss"]["neg_margin"] == 0.8
+    assert own["data"]["crop_scale"] == [0.5, 1.0]
+    swept = resolve(make_cfg(f"experiment={experiment}", "loss=proxy_anchor", tiny=False))
+    assert "neg_margin" not in swept["loss"]
+    loss = make_cfg(f"experiment={experiment}", "loss=proxy_anchor", tiny=False).loss
+    instantiate(loss, num_classes=5, embedding_size=8)  # no key it does not take
+    mine = resolve(make_cfg(f"experiment={experiment}", "loss.neg_margin=1.0", tiny=False))
+    assert mine["loss"]["neg_margin"] == 1.0  # the command line still wins
+    plain = resolve(make_cfg("loss=contrastive", tiny=False))
+    assert plain["loss"]["neg_margin"] == 1.0  # no experiment: the loss's own default
+
+
 def test_hydra_run_and_sweep_dirs_live_under_outputs(make_cfg, tmp_path):
     cfg = make_cfg(f"paths.log_dir={tmp_path / 'logs'}")
     run_dir = Path(OmegaConf.to_container(cfg.hydra.run, resolve=True)["dir"])

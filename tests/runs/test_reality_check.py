@@ -79,7 +79,9 @@ def test_per_query_metrics_average_to_retrieval_metrics():
 
 
 # ----------------------------------------------------------------------------- a made-up sweep
-def write_run(path, overrides, seed, fold, emb, labels, data="glyphs", status="completed"):
+def write_run(
+    path, overrides, seed, fold, emb, labels, data="glyphs", status="completed", tested=True
+):
     (path / ".hydra").mkdir(parents=True)
     config = {"seed": seed, "data": {"name": data, "root": None}}
     config["protocol"] = {"name": "kfold", "folds": 2, "fold": fold}
@@ -90,7 +92,7 @@ def write_run(path, overrides, seed, fold, emb, labels, data="glyphs", status="c
     if status == "completed":  # the value the run was chosen on, as sweeps.recorded writes it
         record |= {"optimized_metric": "val/map@r", "value": 0.5 + 0.1 * fold + 0.01 * seed}
     (path / "status.json").write_text(json.dumps(record))
-    if status != "completed":
+    if status != "completed" or not tested:  # test=false: a search on the folds
         return
     metrics = {f"test/{k}": v for k, v in retrieval_metrics(emb, labels).items()}
     (path / "metrics.json").write_text(json.dumps(metrics))
@@ -208,6 +210,37 @@ def test_validation_table_is_what_each_run_was_chosen_on(tmp_path):
     assert "## validation: what to choose on" in (tmp_path / "reality_check.md").read_text()
 
 
+def test_a_search_on_the_folds_alone_is_reported_on_validation(tmp_path):
+    """Runs of test=false (no metrics.json): the validation table and paired t-tests against
+    the best setting on the (seed, fold) pairs, no test view, no note, no chart."""
+    values = {
+        "a": [0.6, 0.66, 0.55, 0.62],
+        "b": [0.62, 0.67, 0.58, 0.63],
+        "c": [0.5, 0.6, 0.4, 0.5],
+    }
+    labels = np.repeat(np.arange(4), 2)
+    for method, found in values.items():
+        for fold, value in enumerate(found):
+            run = tmp_path / f"{method}{fold}"
+            write_run(run, [f"lr={method}", "test=false"], 0, fold, None, labels, tested=False)
+            record = {"status": "completed", "optimized_metric": "val/map@r", "value": value}
+            (run / "status.json").write_text(json.dumps(record))
+    assert rc.applies(tmp_path)
+    report = rc.write_reality_check(tmp_path)
+    assert [r["method"] for r in report.validation] == ["lr=b", "lr=a", "lr=c"]
+    assert report.summary == [] and not any("PARTIAL" in n or "misses" in n for n in report.notes)
+    paired = {r["method"]: r for r in report.paired}
+    assert set(paired) == {"lr=a", "lr=c"}
+    for method, row in paired.items():
+        assert row["baseline"] == "lr=b" and row["view"] == "validation" and row["n"] == 4
+        mine = values[method.removeprefix("lr=")]
+        assert row["p_value"] == pytest.approx(stats.ttest_rel(mine, values["b"]).pvalue)
+        assert row["mean_diff"] == pytest.approx(np.mean(mine) - np.mean(values["b"]))
+    text = (tmp_path / "reality_check.md").read_text()
+    assert "## validation: what to choose on" in text and "| lr=a | lr=b | validation |" in text
+    assert not (tmp_path / "reality_check.png").exists()
+
+
 def test_missing_fold_is_named_and_running_sweep_is_partial(tmp_path):
     fake_sweep(tmp_path, skip={("a", 1, 1)}, running={("b", 0, 0)})
     report = rc.build_report(tmp_path)
@@ -305,6 +338,7 @@ def test_kfold_sweep_runs_every_fold_with_other_sweeps_then_reports(tmp_path, mo
         "separated",
         "concatenated",
         "concatenated_class_bootstrap",
+        "validation",  # each loss against the best on the val/map@r each run was chosen on
     }
 
 

@@ -290,8 +290,9 @@ def read_runs(root: Path) -> list[Run]:
 
 
 def applies(root: Path) -> bool:
-    """Whether ``root`` holds runs of ``protocol=kfold`` or several seeds of one method."""
-    runs = [r for r in read_runs(root) if r.metrics]  # tested runs (a search's folds are not)
+    """Whether ``root`` holds runs of ``protocol=kfold`` or several seeds of one method (tested,
+    or untested with the validation score they were chosen on: a search on the folds)."""
+    runs = [r for r in read_runs(root) if r.metrics or r.validation is not None]
     if any(r.fold is not None for r in runs):
         return True
     seeds = defaultdict(set)
@@ -356,6 +357,30 @@ def validation_rows(runs: list[Run], labels: dict[tuple, str]) -> list[dict[str,
     return sorted(rows, key=lambda r: (r["metric"], -r["mean"]))
 
 
+def validation_paired(runs: list[Run], labels: dict[tuple, str]) -> list[dict[str, Any]]:
+    """Per validation metric: each method against the one with the highest mean, a paired
+    t-test over the (seed, fold) pairs both have (view ``validation``)."""
+    scores: dict[str, dict[str, dict[tuple, float]]] = defaultdict(lambda: defaultdict(dict))
+    for run in runs:
+        if run.validation is not None:
+            metric, value = run.validation
+            scores[str(metric)][labels[run.method]][(run.seed, run.fold)] = float(value)
+    rows = []
+    for metric, by_method in scores.items():
+        top = max(by_method, key=lambda name: float(np.mean(list(by_method[name].values()))))
+        for name, mine in by_method.items():
+            keys = sorted(set(mine) & set(by_method[top]), key=str)
+            if name == top or not keys:
+                continue
+            best = by_method[top]
+            diff, low, high, p = paired_test([mine[k] for k in keys], [best[k] for k in keys])
+            rows.append(
+                dict(method=name, baseline=top, view="validation", metric=metric, mean_diff=diff)
+                | dict(ci_low=low, ci_high=high, p_value=p, n=len(keys))
+            )
+    return rows
+
+
 def build_report(root: Path) -> Report:
     """Read the runs under ``root`` and compute every row (see the module docstring)."""
     all_runs = read_runs(root)
@@ -363,7 +388,11 @@ def build_report(root: Path) -> Report:
         raise ConfigError(f"error: no run under {root} (a run has .hydra/config.yaml)")
     check_comparable(all_runs)
     notes: list[str] = []
-    unfinished = [r for r in all_runs if r.status != "completed" or not r.metrics]
+    unfinished = [
+        r
+        for r in all_runs
+        if r.status != "completed" or not (r.metrics or r.validation is not None)
+    ]
     if unfinished:
         states = ", ".join(f"{r.path.relative_to(root)} ({r.status})" for r in unfinished)
         notes.append(
@@ -386,6 +415,8 @@ def build_report(root: Path) -> Report:
         name = labels[method]
         folds = {r.folds for r in all_runs if r.method == method and r.folds}
         seeds = sorted({r.seed for r in all_runs if r.method == method})
+        if not any(r.metrics for r in members):
+            continue  # not tested (test=false: a search on the validation folds)
         for run in members:
             for metric in METRICS:
                 if metric in run.metrics:
@@ -471,6 +502,7 @@ def build_report(root: Path) -> Report:
     order = {name: i for i, name in enumerate(dict.fromkeys(labels.values()))}
     order["untrained"] = len(order)
     summary.sort(key=lambda r: (VIEWS.index(r["view"]), order[r["method"]], r["metric"]))
+    paired += validation_paired(runs, labels)
     return Report(summary, paired, notes, best, not_worse, validation_rows(runs, labels))
 
 
@@ -527,7 +559,8 @@ def markdown(root: Path, report: Report) -> str:
         for r in report.paired:
             interval = "" if r["ci_low"] is None else f"[{r['ci_low']:.4f}, {r['ci_high']:.4f}]"
             lines.append(
-                f"| {r['method']} | {r['baseline']} | {r['view']} | {NAMES[r['metric']]} | "
+                f"| {r['method']} | {r['baseline']} | {r['view']} | "
+                f"{NAMES.get(r['metric'], r['metric'])} | "
                 f"{r['mean_diff']:+.4f} | {interval} | {fmt(r['p_value'], 3)} | {r['n']} |"
             )
     return "\n".join(lines) + "\n"
@@ -579,7 +612,8 @@ def write_png(path: Path, report: Report) -> None:
     panels = [(v, m) for v in VIEWS for m in ("map@r", "precision@1")]
     panels = [p for p in panels if any((r["view"], r["metric"]) == p for r in report.summary)]
     titled = [(v, m, f"{v}: test {NAMES[m]} (95 % interval)") for v, m in panels]
-    interval_chart(path, report.summary, titled, report.best)
+    if titled:  # none when no run was tested (a search on the validation folds)
+        interval_chart(path, report.summary, titled, report.best)
 
 
 def write_reality_check(root: Path, report: Report | None = None) -> Report:
