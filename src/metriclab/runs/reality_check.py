@@ -341,44 +341,49 @@ class Report:
     validation: list[dict[str, Any]] = field(default_factory=list)
 
 
-def validation_rows(runs: list[Run], labels: dict[tuple, str]) -> list[dict[str, Any]]:
-    """Per method: the mean and 95 % t interval over (seed, fold) of the validation score each
-    run was chosen on (``status.json``), highest first: what a recipe is chosen on."""
-    scores: dict[tuple[str, str], list[float]] = defaultdict(list)
-    for run in runs:
-        if run.validation is not None:
-            metric, value = run.validation
-            scores[(labels[run.method], str(metric))].append(float(value))
-    rows = []
-    for (name, metric), found in scores.items():
-        mean, low, high = mean_interval(found)
-        row = dict(method=name, metric=metric, mean=mean, ci_low=low, ci_high=high, n=len(found))
-        rows.append(row)
-    return sorted(rows, key=lambda r: (r["metric"], -r["mean"]))
-
-
-def validation_paired(runs: list[Run], labels: dict[tuple, str]) -> list[dict[str, Any]]:
-    """Per validation metric: each method against the one with the highest mean, a paired
-    t-test over the (seed, fold) pairs both have (view ``validation``)."""
-    scores: dict[str, dict[str, dict[tuple, float]]] = defaultdict(lambda: defaultdict(dict))
+def validation_scores(runs: list[Run], labels: dict[tuple, str]) -> dict[str, dict[str, dict]]:
+    """``{metric: {method: {(seed, fold): value}}}``: the validation score each run was chosen
+    on (``status.json``)."""
+    scores: dict[str, dict[str, dict]] = defaultdict(lambda: defaultdict(dict))
     for run in runs:
         if run.validation is not None:
             metric, value = run.validation
             scores[str(metric)][labels[run.method]][(run.seed, run.fold)] = float(value)
+    return scores
+
+
+def validation_rows(scores: dict[str, dict[str, dict]]) -> list[dict[str, Any]]:
+    """Per method: the mean and 95 % t interval over (seed, fold) of the validation score each
+    run was chosen on, highest first: what a recipe is chosen on."""
     rows = []
     for metric, by_method in scores.items():
-        top = max(by_method, key=lambda name: float(np.mean(list(by_method[name].values()))))
+        for name, found in by_method.items():
+            mean, low, high = mean_interval(list(found.values()))
+            row = dict(method=name, metric=metric, mean=mean, ci_low=low, ci_high=high)
+            rows.append(row | {"n": len(found)})
+    return sorted(rows, key=lambda r: (r["metric"], -r["mean"]))
+
+
+def validation_paired(
+    scores: dict[str, dict[str, dict]], rows: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """Per validation metric: each method against the one with the highest mean (``rows``,
+    :func:`validation_rows`), a paired t-test over the (seed, fold) pairs both have (view
+    ``validation``)."""
+    paired = []
+    for metric, by_method in scores.items():
+        top = next(r["method"] for r in rows if r["metric"] == metric)
+        best = by_method[top]
         for name, mine in by_method.items():
-            keys = sorted(set(mine) & set(by_method[top]), key=str)
+            keys = sorted(set(mine) & set(best), key=str)
             if name == top or not keys:
                 continue
-            best = by_method[top]
             diff, low, high, p = paired_test([mine[k] for k in keys], [best[k] for k in keys])
-            rows.append(
+            paired.append(
                 dict(method=name, baseline=top, view="validation", metric=metric, mean_diff=diff)
                 | dict(ci_low=low, ci_high=high, p_value=p, n=len(keys))
             )
-    return rows
+    return paired
 
 
 def build_report(root: Path) -> Report:
@@ -502,8 +507,10 @@ def build_report(root: Path) -> Report:
     order = {name: i for i, name in enumerate(dict.fromkeys(labels.values()))}
     order["untrained"] = len(order)
     summary.sort(key=lambda r: (VIEWS.index(r["view"]), order[r["method"]], r["metric"]))
-    paired += validation_paired(runs, labels)
-    return Report(summary, paired, notes, best, not_worse, validation_rows(runs, labels))
+    scores = validation_scores(runs, labels)
+    validation = validation_rows(scores)
+    paired += validation_paired(scores, validation)
+    return Report(summary, paired, notes, best, not_worse, validation)
 
 
 def fmt(value: float | None, digits: int = 4) -> str:
