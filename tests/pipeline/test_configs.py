@@ -140,7 +140,7 @@ def test_a_recipes_loss_settings_follow_its_loss_only(make_cfg, experiment):
     own = resolve(make_cfg(f"experiment={experiment}", tiny=False))
     assert own["loss"]["_target_"].endswith("ContrastiveLoss")
     assert own["loss"]["neg_margin"] == 0.8
-    assert own["data"]["crop_scale"] == [0.5, 1.0]
+    assert own["data"]["crop_scale"] == [0.75, 1.0]
     swept = resolve(make_cfg(f"experiment={experiment}", "loss=proxy_anchor", tiny=False))
     assert "neg_margin" not in swept["loss"]
     loss = make_cfg(f"experiment={experiment}", "loss=proxy_anchor", tiny=False).loss

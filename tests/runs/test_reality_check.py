@@ -372,3 +372,11 @@ def test_optuna_search_under_kfold_optimises_the_mean_over_folds(tmp_path, monke
     assert "protocol.fold" not in results["best_params"]
     values = [json.loads((j / "status.json").read_text())["value"] for j in jobs]
     assert results["best_value"] == pytest.approx(max(values))
+
+
+def test_method_labels_name_the_baseline_without_overrides_of_its_own():
+    base = (("data.root", "/d"),)
+    lite1 = base + (("backbone", "efficientnet_lite1"),)
+    labels = rc.method_labels([base, lite1])
+    assert labels == {base: "(shared overrides only)", lite1: "backbone=efficientnet_lite1"}
+    assert rc.method_labels([base]) == {base: "(all runs)"}

@@ -319,11 +319,13 @@ def check_comparable(runs: list[Run]) -> None:
 
 
 def method_labels(methods: list[tuple]) -> dict[tuple, str]:
-    """A short label per method: the overrides that differ between methods."""
+    """A short label per method: the overrides that differ between methods; a method with none
+    of its own (the baseline the others override) reads ``(shared overrides only)``."""
     shared = set.intersection(*(set(m) for m in methods)) if methods else set()
+    alone = "(all runs)" if len(methods) == 1 else "(shared overrides only)"
     labels = {}
     for m in methods:
-        own = [f"{k}={v}" for k, v in m if (k, v) not in shared] or ["(all runs)"]
+        own = [f"{k}={v}" for k, v in m if (k, v) not in shared] or [alone]
         labels[m] = " ".join(own)
     return labels
 
