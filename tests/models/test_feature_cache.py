@@ -16,6 +16,20 @@ from metriclab.data.feature_cache import FeatureDataset
 from metriclab.models.efficientnet_lite import EfficientNetLite, _Prefix
 from metriclab.pipeline.training import train
 
+# digits through an untrained Lite0 with stages 1-5 frozen, 2 training batches per epoch
+CACHED_DIGITS = (
+    "data=digits",
+    "backbone=efficientnet_lite0",
+    "backbone.pretrained=false",
+    "backbone.frozen_stages=5",
+    "data.image_size=32",
+    "data.batch_size=32",
+    "trainer.limit_train_batches=2",
+    "trainer.accelerator=cpu",
+    "callbacks.progress_bar=null",
+    "callbacks.dashboards=null",
+)
+
 
 @pytest.mark.parametrize("frozen", [1, 4, 6])
 def test_prefix_then_rest_is_the_whole_network(frozen: int) -> None:
@@ -60,17 +74,8 @@ def test_training_runs_from_the_cut(make_cfg, monkeypatch) -> None:
 
         monkeypatch.setattr(cls, name, counted)
     cfg = make_cfg(
-        "data=digits",
-        "backbone=efficientnet_lite0",
-        "backbone.pretrained=false",
-        "backbone.frozen_stages=5",
-        "data.image_size=32",
-        "data.batch_size=32",
+        *CACHED_DIGITS,
         "trainer.max_epochs=2",
-        "trainer.limit_train_batches=2",
-        "trainer.accelerator=cpu",
-        "callbacks.progress_bar=null",
-        "callbacks.dashboards=null",
         "module.speed.frozen_feature_cache=3",
         "test_untrained=false",
         tiny=False,
@@ -88,6 +93,30 @@ def test_training_runs_from_the_cut(make_cfg, monkeypatch) -> None:
     model = objects["module"].model  # afterwards: images in, as before
     assert not model.from_cut
     assert all(isinstance(d, MetricDataset) for d in datamodule.datasets.values())
+
+
+def test_a_run_without_a_test_leaves_the_test_split_uncached(make_cfg, monkeypatch) -> None:
+    """``test=false`` (a search on validation folds): the frozen prefix never sees a test image."""
+    calls = {"prefix": 0}
+    original = _Prefix.forward
+
+    def counted(self, x):
+        calls["prefix"] += 1
+        return original(self, x)
+
+    monkeypatch.setattr(_Prefix, "forward", counted)
+    cfg = make_cfg(
+        *CACHED_DIGITS,
+        "trainer.max_epochs=1",
+        "module.speed.frozen_feature_cache=2",
+        "test=false",
+        tiny=False,
+    )
+    metrics, objects = train(cfg)
+    datamodule = objects["datamodule"]
+    loaders = {k: len(datamodule.eval_dataloader(k)) for k in ("train", "val")}
+    assert calls["prefix"] == 2 * loaders["train"] + loaders["val"]
+    assert metrics["feature_cache_s"] > 0 and "test/map@r" not in metrics
 
 
 def test_cache_without_a_frozen_prefix_is_one_error_line(tmp_path) -> None:

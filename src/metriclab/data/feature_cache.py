@@ -352,6 +352,7 @@ def frozen_feature_cache(
     channels_last: bool = False,
     seed: int = 0,
     cache_dir: str | os.PathLike | None = None,
+    skip: tuple[str, ...] = (),
 ) -> Iterator[float]:
     """Within the block, every split of ``datamodule`` serves cached prefix outputs (``views``
     of each training image, one of each evaluation image) and ``model`` starts from the cut.
@@ -367,6 +368,7 @@ def frozen_feature_cache(
         seed: seeds which view each access draws.
         cache_dir: keep the features in a :class:`FeatureStore` under this folder, shared with
             other runs (``None``: in memory only, views from the run's random state).
+        skip: splits the run never reads (``("test",)`` for ``test=false``): left uncached.
 
     Yields the seconds the caching took. On exit the datasets and the model are as before (the
     model embeds images again).
@@ -384,6 +386,8 @@ def frozen_feature_cache(
         )
     try:
         for key, dataset in original.items():
+            if key in skip:
+                continue
             if id(dataset) not in cached:
                 count = views if key == "train" else 1
                 args = (store, datamodule.eval_batch_size, device, dtype, channels_last)

@@ -54,7 +54,8 @@ def feature_cache(
     cfg: DictConfig, module: MetricLearningModule, datamodule: MetricDataModule, trainer
 ) -> AbstractContextManager:
     """``module.speed.frozen_feature_cache`` views of the frozen prefix's output, for a training
-    run (``train=false`` embeds the images as they are)."""
+    run (``train=false`` embeds the images as they are; ``test=false`` leaves the test split
+    uncached, as a search on validation folds never reads it)."""
     speed = module_settings(cfg).speed
     if not speed.frozen_feature_cache or not cfg.get("train", True):
         return nullcontext()
@@ -67,6 +68,7 @@ def feature_cache(
         speed.channels_last,
         cfg.seed,
         OmegaConf.select(cfg, "paths.feature_cache_dir", default=None),  # on disk, shared
+        skip=() if cfg.get("test", True) else ("test",),
     )
 
 
