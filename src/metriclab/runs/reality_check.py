@@ -122,6 +122,23 @@ def paired_test(
     return mean, low, high, float(stats.ttest_rel(a, b).pvalue)
 
 
+def interval_row(by_key: dict[Any, float], **ids: Any) -> dict[str, Any]:
+    """``ids`` with the mean, 95 % t interval and count of ``by_key``'s values: a summary or
+    validation row."""
+    mean, low, high = mean_interval(list(by_key.values()))
+    return {**ids, "mean": mean, "ci_low": low, "ci_high": high, "n": len(by_key)}
+
+
+def paired_row(mine: dict[Any, float], best: dict[Any, float], **ids: Any) -> dict[str, Any] | None:
+    """``ids`` with :func:`paired_test` of ``mine - best`` over the keys ((seed, fold), or
+    (seed,)) both have: a ``paired.csv`` row; ``None`` when they share none."""
+    keys = sorted(set(mine) & set(best), key=str)
+    if not keys:
+        return None
+    diff, low, high, p = paired_test([mine[k] for k in keys], [best[k] for k in keys])
+    return {**ids, "mean_diff": diff, "ci_low": low, "ci_high": high, "p_value": p, "n": len(keys)}
+
+
 def class_sums(values: np.ndarray, labels: np.ndarray, classes: np.ndarray) -> np.ndarray:
     """``[C, 2]``: per class of ``classes``, the sum of ``values`` over its queries and their
     count."""
@@ -243,6 +260,12 @@ class Run:
     validation: tuple[str, float] | None = None  # (optimized_metric, its best value)
     extra: dict[str, Any] = field(default_factory=dict)
 
+    @property
+    def scored(self) -> bool:
+        """Tested, or untested with the validation score it was chosen on (a search on the
+        folds, ``test=false``)."""
+        return bool(self.metrics) or self.validation is not None
+
 
 def read_runs(root: Path) -> list[Run]:
     """Every run under ``root`` with its method (overrides but ``protocol.fold`` and ``seed``),
@@ -292,7 +315,7 @@ def read_runs(root: Path) -> list[Run]:
 def applies(root: Path) -> bool:
     """Whether ``root`` holds runs of ``protocol=kfold`` or several seeds of one method (tested,
     or untested with the validation score they were chosen on: a search on the folds)."""
-    runs = [r for r in read_runs(root) if r.metrics or r.validation is not None]
+    runs = [r for r in read_runs(root) if r.scored]
     if any(r.fold is not None for r in runs):
         return True
     seeds = defaultdict(set)
@@ -357,12 +380,11 @@ def validation_scores(runs: list[Run], labels: dict[tuple, str]) -> dict[str, di
 def validation_rows(scores: dict[str, dict[str, dict]]) -> list[dict[str, Any]]:
     """Per method: the mean and 95 % t interval over (seed, fold) of the validation score each
     run was chosen on, highest first: what a recipe is chosen on."""
-    rows = []
-    for metric, by_method in scores.items():
-        for name, found in by_method.items():
-            mean, low, high = mean_interval(list(found.values()))
-            row = dict(method=name, metric=metric, mean=mean, ci_low=low, ci_high=high)
-            rows.append(row | {"n": len(found)})
+    rows = [
+        interval_row(found, method=name, metric=metric)
+        for metric, by_method in scores.items()
+        for name, found in by_method.items()
+    ]
     return sorted(rows, key=lambda r: (r["metric"], -r["mean"]))
 
 
@@ -377,14 +399,12 @@ def validation_paired(
         top = next(r["method"] for r in rows if r["metric"] == metric)
         best = by_method[top]
         for name, mine in by_method.items():
-            keys = sorted(set(mine) & set(best), key=str)
-            if name == top or not keys:
+            if name == top:
                 continue
-            diff, low, high, p = paired_test([mine[k] for k in keys], [best[k] for k in keys])
-            paired.append(
-                dict(method=name, baseline=top, view="validation", metric=metric, mean_diff=diff)
-                | dict(ci_low=low, ci_high=high, p_value=p, n=len(keys))
-            )
+            ids = dict(method=name, baseline=top, view="validation", metric=metric)
+            row = paired_row(mine, best, **ids)
+            if row is not None:
+                paired.append(row)
     return paired
 
 
@@ -395,11 +415,7 @@ def build_report(root: Path) -> Report:
         raise ConfigError(f"error: no run under {root} (a run has .hydra/config.yaml)")
     check_comparable(all_runs)
     notes: list[str] = []
-    unfinished = [
-        r
-        for r in all_runs
-        if r.status != "completed" or not (r.metrics or r.validation is not None)
-    ]
+    unfinished = [r for r in all_runs if r.status != "completed" or not r.scored]
     if unfinished:
         states = ", ".join(f"{r.path.relative_to(root)} ({r.status})" for r in unfinished)
         notes.append(
@@ -459,11 +475,10 @@ def build_report(root: Path) -> Report:
             if metric in found:
                 values[("untrained", "separated", metric)][(seed,)] = found[metric]
 
-    summary = []
-    for (name, view, metric), by_key in values.items():
-        mean, low, high = mean_interval(list(by_key.values()))
-        row = dict(method=name, view=view, metric=metric, mean=mean, ci_low=low, ci_high=high)
-        summary.append(row | {"n": len(by_key)})
+    summary = [
+        interval_row(by_key, method=name, view=view, metric=metric)
+        for (name, view, metric), by_key in values.items()
+    ]
     best: dict[tuple[str, str], str] = {}
     for view in VIEWS:
         for metric in METRICS:
@@ -481,17 +496,15 @@ def build_report(root: Path) -> Report:
             if name == top or (name, view, metric) not in values:
                 continue
             mine = values[(name, view, metric)]
-            keys = sorted(set(mine) & set(reference), key=str)
-            if not keys:
+            ids = dict(method=name, baseline=top, view=view, metric=metric)
+            row = paired_row(mine, reference, **ids)
+            if row is None:
                 continue
-            diff, low, high, p = paired_test([mine[k] for k in keys], [reference[k] for k in keys])
-            paired.append(
-                dict(method=name, baseline=top, view=view, metric=metric, mean_diff=diff)
-                | dict(ci_low=low, ci_high=high, p_value=p, n=len(keys))
-            )
+            paired.append(row)
+            p, diff = row["p_value"], row["mean_diff"]
             worse = p is not None and p < ALPHA and diff < 0
             if view == "concatenated":
-                seeds = sorted(k[0] for k in keys)
+                seeds = sorted(k[0] for k in mine if k in reference)
                 pq_m, pq_b = per_query[(name, view)], per_query[(top, view)]
                 obs, blow, bhigh = class_bootstrap(
                     [(pq_m[s][metric], pq_m[s]["labels"]) for s in seeds],
