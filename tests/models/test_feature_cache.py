@@ -59,13 +59,10 @@ def test_feature_dataset_draws_every_view_and_keeps_labels() -> None:
     assert len(data) == 3 and data.num_classes == 2
 
 
-def test_training_runs_from_the_cut(make_cfg, monkeypatch) -> None:
-    calls = {"prefix": 0, "rest": 0, "whole": 0}
-    for cls, name, key in (
-        (_Prefix, "forward", "prefix"),
-        (EfficientNetLite, "forward_from_cut", "rest"),
-        (EfficientNetLite, "forward", "whole"),
-    ):
+def count_calls(monkeypatch, **targets: tuple[type, str]) -> dict[str, int]:
+    """How often each ``(class, method name)`` of ``targets`` is called while the test runs."""
+    calls = dict.fromkeys(targets, 0)
+    for key, (cls, name) in targets.items():
         original = getattr(cls, name)
 
         def counted(self, x, _original=original, _key=key):
@@ -73,6 +70,16 @@ def test_training_runs_from_the_cut(make_cfg, monkeypatch) -> None:
             return _original(self, x)
 
         monkeypatch.setattr(cls, name, counted)
+    return calls
+
+
+def test_training_runs_from_the_cut(make_cfg, monkeypatch) -> None:
+    calls = count_calls(
+        monkeypatch,
+        prefix=(_Prefix, "forward"),
+        rest=(EfficientNetLite, "forward_from_cut"),
+        whole=(EfficientNetLite, "forward"),
+    )
     cfg = make_cfg(
         *CACHED_DIGITS,
         "trainer.max_epochs=2",
@@ -97,14 +104,7 @@ def test_training_runs_from_the_cut(make_cfg, monkeypatch) -> None:
 
 def test_a_run_without_a_test_leaves_the_test_split_uncached(make_cfg, monkeypatch) -> None:
     """``test=false`` (a search on validation folds): the frozen prefix never sees a test image."""
-    calls = {"prefix": 0}
-    original = _Prefix.forward
-
-    def counted(self, x):
-        calls["prefix"] += 1
-        return original(self, x)
-
-    monkeypatch.setattr(_Prefix, "forward", counted)
+    calls = count_calls(monkeypatch, prefix=(_Prefix, "forward"))
     cfg = make_cfg(
         *CACHED_DIGITS,
         "trainer.max_epochs=1",
